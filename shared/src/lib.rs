@@ -1,2 +1,28 @@
+//! The decisions behind the project's API Gateway Lambda authorizers, written once.
+//!
+//! A request flows through: [`token`] (extract) → [`jws`] (parse) → [`verify`] (keys from [`jwks`],
+//! signature, claims) → [`rules`] (what this caller may call) → [`policy`] (an IAM document for every
+//! route) → [`authorize`] (the response and its [`log`] line). [`outcome`] is where every ending maps to
+//! 401, 403 or 500. The binaries in `functions/` only parse events and shape responses.
+
 pub mod alg;
+pub mod arn;
+pub mod authorize;
+pub mod config;
+pub mod context;
+pub mod fetch;
+pub mod glob;
 pub mod jwk;
+pub mod jwks;
+pub mod jws;
+pub mod log;
+pub mod outcome;
+pub mod policy;
+pub mod rules;
+pub mod token;
+pub mod verify;
+
+pub use authorize::{Authorizer, AuthorizerResponse};
+pub use config::{Config, ConfigError};
+pub use outcome::{AuthError, Status};
+pub use token::TokenEvent;

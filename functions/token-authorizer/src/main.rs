@@ -1,1 +1,26 @@
-fn main() {}
+//! REST API TOKEN authorizer: parses the event, lets the shared crate decide, shapes the answer.
+
+use authorizer::{AuthError, Authorizer, AuthorizerResponse, TokenEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing::init_default_subscriber();
+    // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
+    let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
+    let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<TokenEvent>| handle(authorizer, event))).await
+}
+
+async fn handle(authorizer: &Authorizer, event: LambdaEvent<TokenEvent>) -> Result<AuthorizerResponse, Diagnostic> {
+    authorizer.token_event(&event.payload).await.map_err(diagnostic)
+}
+
+/// API Gateway answers 401 for an error whose message is exactly `Unauthorized`, and 500 for any other.
+fn diagnostic(error: AuthError) -> Diagnostic {
+    let error_type = match error {
+        AuthError::Rejected(_) => "Unauthorized",
+        AuthError::Failed(_) => "AuthorizerError",
+    };
+    Diagnostic { error_type: error_type.into(), error_message: error.message() }
+}

@@ -1,0 +1,414 @@
+//! Reads and validates the configuration once, at cold start.
+//!
+//! Two sources, exactly one of which must be set: the Cognito shortcut (`COGNITO_USER_POOL_ID`,
+//! `COGNITO_CLIENT_IDS`, `COGNITO_TOKEN_USE`, plus optional `COGNITO_JWKS_URI` / `COGNITO_JWKS` /
+//! `COGNITO_JWKS_FILE`), or a structured document in TOML or JSON (`AUTHZ_CONFIG` inline, or
+//! `AUTHZ_CONFIG_FILE`). Every error names the setting at fault; nothing here is ever defaulted into a
+//! weaker check (no issuer, audience or client list is ever "any").
+
+use crate::alg::Algorithm;
+use crate::rules::RulesConfig;
+use reqwest::Url;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A configuration problem, naming the setting (an environment variable or a path in the document).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { setting: setting.into(), message: message.into() }
+    }
+}
+
+/// The configuration document. Unknown keys are errors, so a typo cannot silently drop a check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub issuers: Vec<IssuerConfig>,
+    /// The claim whose value becomes `principalId`.
+    #[serde(default = "default_principal_claim")]
+    pub principal_claim: String,
+    /// Claims copied into the authorizer context for the backend, flattened to scalars.
+    #[serde(default)]
+    pub context_claims: Vec<String>,
+    /// The space-separated (or array) claim that rules read scopes from.
+    #[serde(default = "default_scope_claim")]
+    pub scope_claim: String,
+    /// The array claim that rules read groups from.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    #[serde(default)]
+    pub jwks: JwksConfig,
+    pub rules: Option<RulesConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// A Cognito user pool id; the issuer is derived from it. Exclusive with `issuer`.
+    pub cognito_user_pool_id: Option<String>,
+    /// The exact `iss` of a generic OIDC issuer. Exclusive with `cognito_user_pool_id`.
+    pub issuer: Option<String>,
+    /// Cognito: the accepted app client ids (`client_id` of access tokens, `aud` of ID tokens).
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    /// OIDC: the accepted `aud` values.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Cognito: `access` (default) or `id`.
+    pub token_use: Option<TokenUse>,
+    /// Where the keys are; defaults to `{iss}/.well-known/jwks.json` (Cognito) or discovery (OIDC).
+    pub jwks_uri: Option<String>,
+    #[serde(default = "default_algorithms")]
+    pub algorithms: Vec<Algorithm>,
+    #[serde(default)]
+    pub leeway_seconds: u64,
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// A pre-baked JWKS document (inline JSON), so cold starts need no fetch.
+    pub jwks: Option<String>,
+    /// A pre-baked JWKS document in a file.
+    pub jwks_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenUse {
+    Access,
+    Id,
+}
+
+impl TokenUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenUse::Access => "access",
+            TokenUse::Id => "id",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwksConfig {
+    /// How long a fetched key set is fresh; after it, the next request refreshes it (stale keys stay usable
+    /// while the refresh fails).
+    pub ttl_seconds: u64,
+    /// An unknown `kid` triggers at most one refetch per this many seconds.
+    pub refetch_cooldown_seconds: u64,
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub max_bytes: usize,
+}
+
+impl Default for JwksConfig {
+    fn default() -> Self {
+        JwksConfig {
+            ttl_seconds: 3600,
+            refetch_cooldown_seconds: 10,
+            timeout_ms: 3000,
+            connect_timeout_ms: 1000,
+            max_bytes: 256 * 1024,
+        }
+    }
+}
+
+pub const MAX_LEEWAY_SECONDS: u64 = 300;
+
+fn default_principal_claim() -> String {
+    "sub".into()
+}
+fn default_scope_claim() -> String {
+    "scope".into()
+}
+fn default_groups_claim() -> String {
+    "cognito:groups".into()
+}
+fn default_algorithms() -> Vec<Algorithm> {
+    vec![Algorithm::RS256]
+}
+
+/// A validated issuer, ready to build a verifier from.
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// The exact `iss` value.
+    pub iss: String,
+    pub audience: AudienceCheck,
+    pub jwks_source: JwksSource,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway_seconds: u64,
+    pub required_claims: Vec<String>,
+    pub prebaked_jwks: Option<Vec<u8>>,
+}
+
+/// How a token proves it was issued for us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudienceCheck {
+    /// Cognito: `token_use`, then `client_id` (access) or `aud` (id) among the app client ids.
+    Cognito { token_use: TokenUse, client_ids: Vec<String> },
+    /// OIDC: `aud` (a string or an array) among the audiences.
+    Oidc { audiences: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    Uri(Url),
+    /// An OpenID Connect discovery document whose `jwks_uri` names the keys.
+    Discovery(Url),
+}
+
+/// The validated JWKS client settings.
+#[derive(Debug, Clone, Copy)]
+pub struct JwksSettings {
+    pub ttl: Duration,
+    pub refetch_cooldown: Duration,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_bytes: usize,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads the configuration through `lookup` (an environment), so tests need not touch the real one.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let sources = ["AUTHZ_CONFIG", "AUTHZ_CONFIG_FILE", "COGNITO_USER_POOL_ID"];
+        let set: Vec<&str> = sources.into_iter().filter(|name| lookup(name).is_some()).collect();
+        match set.as_slice() {
+            [] => Err(ConfigError::new(
+                "COGNITO_USER_POOL_ID",
+                "no issuer configured: set COGNITO_USER_POOL_ID (with COGNITO_CLIENT_IDS), AUTHZ_CONFIG or AUTHZ_CONFIG_FILE",
+            )),
+            ["AUTHZ_CONFIG"] => Self::parse(&lookup("AUTHZ_CONFIG").unwrap_or_default(), Format::Detect, "AUTHZ_CONFIG"),
+            ["AUTHZ_CONFIG_FILE"] => {
+                let path = lookup("AUTHZ_CONFIG_FILE").unwrap_or_default();
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError::new("AUTHZ_CONFIG_FILE", format!("cannot read {path}: {e}")))?;
+                let format = if path.ends_with(".json") { Format::Json } else { Format::Toml };
+                Self::parse(&text, format, &path)
+            }
+            ["COGNITO_USER_POOL_ID"] => Self::cognito_shortcut(&lookup),
+            _ => Err(ConfigError::new(set[1], format!("set only one of {}", sources.join(", ")))),
+        }
+    }
+
+    fn cognito_shortcut(lookup: &impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let client_ids: Vec<String> = lookup("COGNITO_CLIENT_IDS")
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        if client_ids.is_empty() {
+            return Err(ConfigError::new("COGNITO_CLIENT_IDS", "at least one app client id is required (comma-separated)"));
+        }
+        let token_use = match lookup("COGNITO_TOKEN_USE").as_deref().map(str::trim) {
+            None | Some("access") => TokenUse::Access,
+            Some("id") => TokenUse::Id,
+            Some(other) => {
+                return Err(ConfigError::new("COGNITO_TOKEN_USE", format!("{other:?} is neither \"access\" nor \"id\"")));
+            }
+        };
+        Ok(Config {
+            issuers: vec![IssuerConfig {
+                cognito_user_pool_id: lookup("COGNITO_USER_POOL_ID").map(|v| v.trim().to_owned()),
+                issuer: None,
+                client_ids,
+                audiences: vec![],
+                token_use: Some(token_use),
+                jwks_uri: lookup("COGNITO_JWKS_URI"),
+                algorithms: default_algorithms(),
+                leeway_seconds: 0,
+                required_claims: vec![],
+                jwks: lookup("COGNITO_JWKS"),
+                jwks_file: lookup("COGNITO_JWKS_FILE"),
+            }],
+            principal_claim: default_principal_claim(),
+            context_claims: vec![],
+            scope_claim: default_scope_claim(),
+            groups_claim: default_groups_claim(),
+            jwks: JwksConfig::default(),
+            rules: None,
+        })
+    }
+
+    fn parse(text: &str, format: Format, origin: &str) -> Result<Config, ConfigError> {
+        let json = match format {
+            Format::Json => true,
+            Format::Toml => false,
+            Format::Detect => text.trim_start().starts_with('{'),
+        };
+        if json {
+            serde_json::from_str(text).map_err(|e| ConfigError::new(origin, format!("JSON: {e}")))
+        } else {
+            toml::from_str(text).map_err(|e| ConfigError::new(origin, format!("TOML: {}", e.to_string().trim())))
+        }
+    }
+
+    /// Checks every setting and resolves defaults; the first problem is returned, naming its setting.
+    pub fn validate(&self) -> Result<(Vec<IssuerSettings>, JwksSettings), ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::new("issuers", "at least one issuer is required"));
+        }
+        let mut issuers: Vec<IssuerSettings> = Vec::new();
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            let settings = issuer.validate(&format!("issuers[{i}]"))?;
+            if issuers.iter().any(|other| other.iss == settings.iss) {
+                return Err(ConfigError::new(format!("issuers[{i}]"), format!("issuer {} is listed twice", settings.iss)));
+            }
+            issuers.push(settings);
+        }
+        for (name, value) in [
+            ("principal_claim", &self.principal_claim),
+            ("scope_claim", &self.scope_claim),
+            ("groups_claim", &self.groups_claim),
+        ] {
+            if value.is_empty() {
+                return Err(ConfigError::new(name, "must not be empty"));
+            }
+        }
+        Ok((issuers, self.jwks.validate()?))
+    }
+}
+
+enum Format {
+    Json,
+    Toml,
+    Detect,
+}
+
+impl IssuerConfig {
+    fn validate(&self, at: &str) -> Result<IssuerSettings, ConfigError> {
+        let setting = |name: &str| format!("{at}.{name}");
+        let (iss, audience, default_source) = match (&self.cognito_user_pool_id, &self.issuer) {
+            (Some(pool), None) => {
+                let region = cognito_region(pool).ok_or_else(|| {
+                    ConfigError::new(setting("cognito_user_pool_id"), format!("{pool:?} is not a pool id like us-east-1_AbC123"))
+                })?;
+                if self.client_ids.is_empty() {
+                    return Err(ConfigError::new(setting("client_ids"), "at least one app client id is required"));
+                }
+                if !self.audiences.is_empty() {
+                    return Err(ConfigError::new(setting("audiences"), "Cognito issuers use client_ids, not audiences"));
+                }
+                let iss = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
+                let jwks = parse_url(&format!("{iss}/.well-known/jwks.json"), &setting("cognito_user_pool_id"))?;
+                let token_use = self.token_use.unwrap_or(TokenUse::Access);
+                (iss, AudienceCheck::Cognito { token_use, client_ids: self.client_ids.clone() }, JwksSource::Uri(jwks))
+            }
+            (None, Some(iss)) => {
+                let url = parse_url(iss, &setting("issuer"))?;
+                if self.audiences.is_empty() {
+                    return Err(ConfigError::new(setting("audiences"), "at least one audience is required for an OIDC issuer"));
+                }
+                if !self.client_ids.is_empty() || self.token_use.is_some() {
+                    return Err(ConfigError::new(setting("client_ids"), "client_ids and token_use apply to Cognito issuers only"));
+                }
+                let discovery = format!("{}/.well-known/openid-configuration", url.as_str().trim_end_matches('/'));
+                let discovery = parse_url(&discovery, &setting("issuer"))?;
+                (iss.clone(), AudienceCheck::Oidc { audiences: self.audiences.clone() }, JwksSource::Discovery(discovery))
+            }
+            _ => {
+                return Err(ConfigError::new(at, "set exactly one of cognito_user_pool_id and issuer"));
+            }
+        };
+        let jwks_source = match &self.jwks_uri {
+            Some(uri) => JwksSource::Uri(parse_url(uri, &setting("jwks_uri"))?),
+            None => default_source,
+        };
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::new(setting("algorithms"), "at least one algorithm is required"));
+        }
+        if self.leeway_seconds > MAX_LEEWAY_SECONDS {
+            return Err(ConfigError::new(setting("leeway_seconds"), format!("at most {MAX_LEEWAY_SECONDS}")));
+        }
+        if self.required_claims.iter().any(|c| c.is_empty()) {
+            return Err(ConfigError::new(setting("required_claims"), "claim names must not be empty"));
+        }
+        let prebaked_jwks = match (&self.jwks, &self.jwks_file) {
+            (Some(_), Some(_)) => return Err(ConfigError::new(setting("jwks"), "set jwks or jwks_file, not both")),
+            (Some(inline), None) => Some(inline.as_bytes().to_vec()),
+            (None, Some(path)) => Some(
+                std::fs::read(path).map_err(|e| ConfigError::new(setting("jwks_file"), format!("cannot read {path}: {e}")))?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(doc) = &prebaked_jwks {
+            let (keys, _) = crate::jwk::KeySet::parse(doc, &self.algorithms)
+                .map_err(|e| ConfigError::new(setting("jwks"), e))?;
+            if keys.is_empty() {
+                return Err(ConfigError::new(setting("jwks"), "the pre-baked JWKS holds no usable key"));
+            }
+        }
+        Ok(IssuerSettings {
+            iss,
+            audience,
+            jwks_source,
+            algorithms: self.algorithms.clone(),
+            leeway_seconds: self.leeway_seconds,
+            required_claims: self.required_claims.clone(),
+            prebaked_jwks,
+        })
+    }
+}
+
+impl JwksConfig {
+    fn validate(&self) -> Result<JwksSettings, ConfigError> {
+        let bounded = |name: &str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::new(format!("jwks.{name}"), format!("{value} is outside {min}..={max}")))
+            }
+        };
+        let timeout = bounded("timeout_ms", self.timeout_ms, 100, 10_000)?;
+        Ok(JwksSettings {
+            ttl: Duration::from_secs(bounded("ttl_seconds", self.ttl_seconds, 1, 86_400)?),
+            refetch_cooldown: Duration::from_secs(bounded("refetch_cooldown_seconds", self.refetch_cooldown_seconds, 1, 3600)?),
+            timeout: Duration::from_millis(timeout),
+            connect_timeout: Duration::from_millis(bounded("connect_timeout_ms", self.connect_timeout_ms, 50, timeout)?),
+            max_bytes: bounded("max_bytes", self.max_bytes as u64, 1024, 4 * 1024 * 1024)? as usize,
+        })
+    }
+}
+
+/// The region part of a pool id (`us-east-1_AbC123` → `us-east-1`). Pool ids are not otherwise validated:
+/// emulators and new partitions use other shapes.
+fn cognito_region(pool: &str) -> Option<&str> {
+    let (region, id) = pool.split_once('_')?;
+    let region_ok = !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    (region_ok && id_ok).then_some(region)
+}
+
+/// Parses a key or discovery URL: HTTPS anywhere, plain HTTP only on loopback (local development).
+pub fn parse_url(raw: &str, setting: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| ConfigError::new(setting, format!("{raw:?} is not a URL: {e}")))?;
+    check_url_scheme(&url).map_err(|message| ConfigError::new(setting, message))?;
+    Ok(url)
+}
+
+/// HTTPS, or HTTP to a loopback address; nothing else is ever fetched.
+pub fn check_url_scheme(url: &Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        "http" => Err(format!("{url} uses plain HTTP, which is allowed only for loopback addresses")),
+        other => Err(format!("{url}: scheme {other:?} is not allowed (use https)")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}

@@ -1,0 +1,178 @@
+//! Every way a request can end, with its reason, and the one place those map to API Gateway's answers.
+//!
+//! A token problem is a [`Rejection`] (401 `Unauthorized`), a caller without rights gets a [`Denial`] (an
+//! explicit or implicit Deny: 403), and anything that stops us from deciding is a [`Fault`] (an error, so
+//! 500). Nothing here can turn into an Allow: an Allow is only ever built from a verified token and rules.
+
+/// Why a token was refused. Each maps to the error `Unauthorized`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    MissingToken,
+    NotBearer,
+    TokenTooLarge,
+    Malformed(&'static str),
+    UnsupportedAlgorithm,
+    AlgorithmNotAllowed,
+    MissingKid,
+    KeyInHeader,
+    CriticalHeader,
+    UnknownIssuer,
+    UnknownKid,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    WrongIssuer,
+    WrongAudience,
+    WrongClient,
+    WrongTokenUse,
+    MissingClaim(&'static str),
+    ClaimType(&'static str),
+}
+
+/// Why a verified caller may not call this route. Maps to a Deny policy (403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No rule names this route and unmatched routes are denied.
+    NoMatchingRule,
+    /// A rule that names this route asks for something the caller lacks.
+    Unmet { rule: usize, requirement: Requirement },
+}
+
+/// The part of a rule a caller failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    Scope,
+    AnyGroup,
+    AllGroups,
+    Claim(String),
+}
+
+/// Why no decision could be made. Maps to an error other than `Unauthorized` (500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The issuer's keys could not be fetched and none are cached for this token.
+    KeysUnavailable,
+    /// The event is not of the shape this function serves.
+    BadEvent(String),
+}
+
+/// A request that did not end in a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    Rejected(Rejection),
+    Failed(Fault),
+}
+
+/// What API Gateway answers the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Allowed = 200,
+    Unauthorized = 401,
+    Forbidden = 403,
+    Error = 500,
+}
+
+/// API Gateway turns an authorizer error whose message is exactly this into 401.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+impl AuthError {
+    pub fn status(&self) -> Status {
+        match self {
+            AuthError::Rejected(_) => Status::Unauthorized,
+            AuthError::Failed(_) => Status::Error,
+        }
+    }
+
+    /// The Lambda error message: exactly `Unauthorized` for 401; otherwise a reason code that names no secret.
+    pub fn message(&self) -> String {
+        match self {
+            AuthError::Rejected(_) => UNAUTHORIZED.to_string(),
+            AuthError::Failed(fault) => format!("AuthorizerError: {}", fault.code()),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Rejected(r) => r.code(),
+            AuthError::Failed(f) => f.code(),
+        }
+    }
+}
+
+impl From<Rejection> for AuthError {
+    fn from(r: Rejection) -> Self {
+        AuthError::Rejected(r)
+    }
+}
+
+impl From<Fault> for AuthError {
+    fn from(f: Fault) -> Self {
+        AuthError::Failed(f)
+    }
+}
+
+impl Rejection {
+    /// A stable snake_case reason code for logs and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::NotBearer => "not_bearer",
+            Self::TokenTooLarge => "token_too_large",
+            Self::Malformed(why) => why,
+            Self::UnsupportedAlgorithm => "unsupported_alg",
+            Self::AlgorithmNotAllowed => "alg_not_allowed",
+            Self::MissingKid => "missing_kid",
+            Self::KeyInHeader => "key_in_header",
+            Self::CriticalHeader => "critical_header",
+            Self::UnknownIssuer => "unknown_issuer",
+            Self::UnknownKid => "unknown_kid",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongClient => "wrong_client",
+            Self::WrongTokenUse => "wrong_token_use",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::ClaimType(_) => "claim_type",
+        }
+    }
+}
+
+impl Denial {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::NoMatchingRule => "no_matching_rule",
+            Denial::Unmet { requirement: Requirement::Scope, .. } => "missing_scope",
+            Denial::Unmet { requirement: Requirement::AnyGroup, .. } => "missing_group",
+            Denial::Unmet { requirement: Requirement::AllGroups, .. } => "missing_groups",
+            Denial::Unmet { requirement: Requirement::Claim(_), .. } => "claim_mismatch",
+        }
+    }
+}
+
+impl Fault {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Fault::KeysUnavailable => "keys_unavailable",
+            Fault::BadEvent(_) => "bad_event",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_are_exactly_unauthorized_and_faults_are_not() {
+        let rejected = AuthError::from(Rejection::Expired);
+        assert_eq!((rejected.status(), rejected.message().as_str()), (Status::Unauthorized, "Unauthorized"));
+        let failed = AuthError::from(Fault::KeysUnavailable);
+        assert_eq!(failed.status(), Status::Error);
+        assert_ne!(failed.message(), UNAUTHORIZED, "a fault must never read as a 401");
+        assert_eq!(failed.message(), "AuthorizerError: keys_unavailable");
+    }
+}

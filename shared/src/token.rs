@@ -1,0 +1,72 @@
+//! The REST TOKEN authorizer event, and the bearer token inside its `authorizationToken`.
+//!
+//! It only extracts: it never decides, and never logs or echoes what it extracts.
+
+use crate::outcome::Rejection;
+use serde::Deserialize;
+
+/// `{"type":"TOKEN","authorizationToken":"Bearer …","methodArn":"arn:aws:execute-api:…"}`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub authorization_token: Option<String>,
+    pub method_arn: String,
+}
+
+/// The token in an `Authorization`-style value: `Bearer <jwt>` (scheme case-insensitive) or a bare JWT, as
+/// the built-in Cognito authorizer accepts. Any other scheme is refused.
+pub fn bearer(value: &str) -> Result<&str, Rejection> {
+    let value = value.trim();
+    if value.is_empty() || value.eq_ignore_ascii_case("bearer") {
+        return Err(Rejection::MissingToken);
+    }
+    match value.split_once(' ') {
+        None => Ok(value),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = rest.trim_start();
+            if token.is_empty() {
+                Err(Rejection::MissingToken)
+            } else if token.contains(char::is_whitespace) {
+                Err(Rejection::Malformed("whitespace_in_token"))
+            } else {
+                Ok(token)
+            }
+        }
+        Some(_) => Err(Rejection::NotBearer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_bearer_and_bare_tokens() {
+        assert_eq!(bearer("Bearer a.b.c"), Ok("a.b.c"));
+        assert_eq!(bearer("bearer   a.b.c "), Ok("a.b.c"));
+        assert_eq!(bearer("BEARER a.b.c"), Ok("a.b.c"));
+        assert_eq!(bearer("a.b.c"), Ok("a.b.c"));
+    }
+
+    #[test]
+    fn refuses_empty_other_schemes_and_junk() {
+        assert_eq!(bearer(""), Err(Rejection::MissingToken));
+        assert_eq!(bearer("   "), Err(Rejection::MissingToken));
+        assert_eq!(bearer("Bearer "), Err(Rejection::MissingToken));
+        assert_eq!(bearer("Basic dXNlcjpwYXNz"), Err(Rejection::NotBearer));
+        assert_eq!(bearer("Bearer a.b.c extra"), Err(Rejection::Malformed("whitespace_in_token")));
+    }
+
+    #[test]
+    fn parses_the_event_shape() {
+        let event: TokenEvent = serde_json::from_str(
+            r#"{"type":"TOKEN","authorizationToken":"Bearer x","methodArn":"arn:aws:execute-api:us-east-1:123456789012:a/b/GET/"}"#,
+        )
+        .unwrap();
+        assert_eq!((event.kind.as_str(), event.authorization_token.as_deref()), ("TOKEN", Some("Bearer x")));
+        assert!(serde_json::from_str::<TokenEvent>(r#"{"type":"TOKEN"}"#).is_err(), "methodArn is required");
+    }
+}
