@@ -197,7 +197,7 @@ impl Config {
                 Self::parse(&text, format, &path)
             }
             ["COGNITO_USER_POOL_ID"] => Self::cognito_shortcut(&lookup),
-            _ => Err(ConfigError::new(set[1], format!("set only one of {}", sources.join(", ")))),
+            _ => Err(ConfigError::new(set.join(" and "), format!("set only one of {}", sources.join(", ")))),
         }
     }
 
@@ -410,5 +410,142 @@ fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> ConfigError {
+        match Config::from_lookup(env(pairs)).and_then(|c| c.validate().map(|_| c)) {
+            Ok(_) => panic!("expected an error for {pairs:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn cognito_shortcut_needs_three_variables_at_most() {
+        let config = Config::from_lookup(env(&[
+            ("COGNITO_USER_POOL_ID", "eu-west-1_AbC123"),
+            ("COGNITO_CLIENT_IDS", "one, two"),
+        ]))
+        .unwrap();
+        let (issuers, jwks) = config.validate().unwrap();
+        let issuer = &issuers[0];
+        assert_eq!(issuer.iss, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123");
+        assert_eq!(
+            issuer.audience,
+            AudienceCheck::Cognito { token_use: TokenUse::Access, client_ids: vec!["one".into(), "two".into()] }
+        );
+        assert_eq!(
+            issuer.jwks_source,
+            JwksSource::Uri(Url::parse(&format!("{}/.well-known/jwks.json", issuer.iss)).unwrap())
+        );
+        assert_eq!(issuer.algorithms, [Algorithm::RS256]);
+        assert_eq!(jwks.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let pool = ("COGNITO_USER_POOL_ID", "us-east-1_x");
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![], "COGNITO_USER_POOL_ID"),
+            (vec![pool], "COGNITO_CLIENT_IDS"),
+            (vec![pool, ("COGNITO_CLIENT_IDS", " , ")], "COGNITO_CLIENT_IDS"),
+            (vec![pool, ("COGNITO_CLIENT_IDS", "c"), ("COGNITO_TOKEN_USE", "refresh")], "COGNITO_TOKEN_USE"),
+            (vec![pool, ("COGNITO_CLIENT_IDS", "c"), ("COGNITO_JWKS_URI", "http://example.com/jwks")], "issuers[0].jwks_uri"),
+            (vec![("COGNITO_USER_POOL_ID", "nounderscore"), ("COGNITO_CLIENT_IDS", "c")], "issuers[0].cognito_user_pool_id"),
+            (vec![pool, ("AUTHZ_CONFIG", "x")], "AUTHZ_CONFIG and COGNITO_USER_POOL_ID"),
+            (vec![("AUTHZ_CONFIG_FILE", "/nonexistent/authz.toml")], "AUTHZ_CONFIG_FILE"),
+        ];
+        for (pairs, setting) in cases {
+            assert_eq!(error_of(&pairs).setting, setting, "{pairs:?}");
+        }
+    }
+
+    fn structured_error(toml_text: &str) -> ConfigError {
+        error_of(&[("AUTHZ_CONFIG", toml_text)])
+    }
+
+    const POOL: &str = "[[issuers]]\ncognito_user_pool_id = \"us-east-1_x\"\nclient_ids = [\"c\"]\n";
+
+    #[test]
+    fn structured_errors_name_the_setting() {
+        let cases = [
+            ("issuers = []", "issuers"),
+            (&format!("{POOL}algorithms = [\"HS256\"]") as &str, "AUTHZ_CONFIG"),
+            (&format!("{POOL}algorithms = [\"none\"]"), "AUTHZ_CONFIG"),
+            (&format!("{POOL}algorithms = []"), "issuers[0].algorithms"),
+            (&format!("{POOL}leeway_seconds = 301"), "issuers[0].leeway_seconds"),
+            (&format!("{POOL}clientids = [\"typo\"]"), "AUTHZ_CONFIG"),
+            (&format!("{POOL}jwks = \"{{\\\"keys\\\": []}}\""), "issuers[0].jwks"),
+            (&format!("{POOL}jwks = \"nope\""), "issuers[0].jwks"),
+            (&format!("{POOL}audiences = [\"a\"]"), "issuers[0].audiences"),
+            (&format!("{POOL}{POOL}"), "issuers[1]"),
+            ("[[issuers]]\nissuer = \"https://idp.example.com/\"", "issuers[0].audiences"),
+            ("[[issuers]]\nissuer = \"http://idp.example.com/\"\naudiences = [\"a\"]", "issuers[0].issuer"),
+            ("[[issuers]]\nissuer = \"https://idp.example.com/\"\naudiences = [\"a\"]\nclient_ids = [\"c\"]", "issuers[0].client_ids"),
+            ("[[issuers]]\nclient_ids = [\"c\"]", "issuers[0]"),
+            (&format!("{POOL}[jwks]\ntimeout_ms = 60000"), "jwks.timeout_ms"),
+            (&format!("{POOL}[jwks]\nrefetch_cooldown_seconds = 0"), "jwks.refetch_cooldown_seconds"),
+            (&format!("{POOL}[jwks]\nmax_bytes = 10"), "jwks.max_bytes"),
+            (&format!("principal_claim = \"\"\n{POOL}"), "principal_claim"),
+        ];
+        for (text, setting) in cases {
+            let error = structured_error(text);
+            assert_eq!(error.setting, setting, "{text}: {error}");
+        }
+        let error = structured_error(&format!("{POOL}algorithms = [\"HS256\"]"));
+        assert!(error.message.contains("HS256"), "{error}");
+        let error = structured_error(&format!("{POOL}clientids = [\"typo\"]"));
+        assert!(error.message.contains("clientids"), "{error}");
+    }
+
+    #[test]
+    fn oidc_issuers_use_discovery_unless_overridden_and_json_works() {
+        let json = r#"{"issuers": [
+            {"issuer": "https://tenant.auth0.test/", "audiences": ["api"]},
+            {"issuer": "https://kc.test/realms/r", "audiences": ["a", "b"], "jwks_uri": "http://127.0.0.1:8080/certs",
+             "algorithms": ["RS256", "ES256", "EdDSA"], "leeway_seconds": 30}
+        ]}"#;
+        let (issuers, _) = Config::from_lookup(env(&[("AUTHZ_CONFIG", json)])).unwrap().validate().unwrap();
+        assert_eq!(
+            issuers[0].jwks_source,
+            JwksSource::Discovery(Url::parse("https://tenant.auth0.test/.well-known/openid-configuration").unwrap())
+        );
+        assert_eq!(issuers[0].iss, "https://tenant.auth0.test/", "the issuer is kept exactly, trailing slash included");
+        assert_eq!(issuers[1].jwks_source, JwksSource::Uri(Url::parse("http://127.0.0.1:8080/certs").unwrap()));
+        assert_eq!(issuers[1].leeway_seconds, 30);
+    }
+
+    #[test]
+    fn config_file_by_extension() {
+        let dir = std::env::temp_dir().join(format!("authz-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml_path = dir.join("authz.toml");
+        std::fs::write(&toml_path, POOL).unwrap();
+        let config = Config::from_lookup(env(&[("AUTHZ_CONFIG_FILE", toml_path.to_str().unwrap())])).unwrap();
+        assert_eq!(config.issuers.len(), 1);
+        let json_path = dir.join("authz.json");
+        std::fs::write(&json_path, r#"{"issuers": [{"cognito_user_pool_id": "us-east-1_x", "client_ids": ["c"]}]}"#).unwrap();
+        assert!(Config::from_lookup(env(&[("AUTHZ_CONFIG_FILE", json_path.to_str().unwrap())])).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for ok in ["https://idp.example.com/k", "http://127.0.0.1:5000/k", "http://[::1]/k", "http://localhost:9/k", "http://127.9.9.9/k"] {
+            assert!(parse_url(ok, "s").is_ok(), "{ok}");
+        }
+        for bad in ["http://10.0.0.1/k", "http://169.254.169.254/latest", "http://localhost.evil.com/k", "file:///etc/passwd", "ftp://x/k", "k"] {
+            assert!(parse_url(bad, "s").is_err(), "{bad}");
+        }
     }
 }
