@@ -4,17 +4,18 @@
 //! a policy whose Allows come from the rules (200, or 403 for this route), `Unauthorized` (401), or an error
 //! (500). Nothing else can produce an Allow.
 
+use crate::arn::MethodArn;
 use crate::config::{Config, ConfigError};
 use crate::context;
 use crate::log::{DecisionLog, fingerprint};
 use crate::outcome::{AuthError, Denial, Fault, Status};
-use crate::policy::PolicyDocument;
+use crate::policy::{CachedPolicy, PolicyCache};
 use crate::rules::RuleSet;
 use crate::token::{TokenEvent, bearer};
 use crate::verify::{ClaimNames, Verifier};
-use crate::arn::MethodArn;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A REST authorizer's answer: never carries a `null` (empty context is left out).
@@ -22,7 +23,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
     pub principal_id: String,
-    pub policy_document: PolicyDocument,
+    pub policy_document: Arc<CachedPolicy>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
 }
@@ -31,6 +32,7 @@ pub struct Authorizer {
     verifier: Verifier,
     rules: RuleSet,
     context_claims: Vec<String>,
+    policies: PolicyCache,
 }
 
 impl Authorizer {
@@ -51,7 +53,12 @@ impl Authorizer {
             Some(rules) => RuleSet::compile(rules)?,
             None => RuleSet::allow_all(),
         };
-        Ok(Authorizer { verifier, rules, context_claims: config.context_claims.clone() })
+        Ok(Authorizer {
+            verifier,
+            rules,
+            context_claims: config.context_claims.clone(),
+            policies: PolicyCache::default(),
+        })
     }
 
     /// Answers a REST TOKEN authorizer event, and logs the decision.
@@ -83,7 +90,7 @@ impl Authorizer {
         let verified = self.verifier.verify(token, unix_now()).await?;
         let verdicts = self.rules.evaluate(&verified);
         let denial = verdicts.decide(arn.route).err();
-        let policy_document = PolicyDocument::build(arn.stage_prefix, &verdicts.grants());
+        let policy_document = self.policies.get(arn.stage_prefix, &verdicts);
         let (context, dropped) = context::from_claims(&verified.claims, &self.context_claims);
         log.context_dropped = dropped;
         log.principal = Some(verified.principal.clone());

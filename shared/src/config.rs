@@ -188,7 +188,9 @@ impl Config {
                 "COGNITO_USER_POOL_ID",
                 "no issuer configured: set COGNITO_USER_POOL_ID (with COGNITO_CLIENT_IDS), AUTHZ_CONFIG or AUTHZ_CONFIG_FILE",
             )),
-            ["AUTHZ_CONFIG"] => Self::parse(&lookup("AUTHZ_CONFIG").unwrap_or_default(), Format::Detect, "AUTHZ_CONFIG"),
+            ["AUTHZ_CONFIG"] => {
+                Self::parse(&lookup("AUTHZ_CONFIG").unwrap_or_default(), Format::Detect, "AUTHZ_CONFIG")
+            }
             ["AUTHZ_CONFIG_FILE"] => {
                 let path = lookup("AUTHZ_CONFIG_FILE").unwrap_or_default();
                 let text = std::fs::read_to_string(&path)
@@ -206,13 +208,19 @@ impl Config {
             .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default();
         if client_ids.is_empty() {
-            return Err(ConfigError::new("COGNITO_CLIENT_IDS", "at least one app client id is required (comma-separated)"));
+            return Err(ConfigError::new(
+                "COGNITO_CLIENT_IDS",
+                "at least one app client id is required (comma-separated)",
+            ));
         }
         let token_use = match lookup("COGNITO_TOKEN_USE").as_deref().map(str::trim) {
             None | Some("access") => TokenUse::Access,
             Some("id") => TokenUse::Id,
             Some(other) => {
-                return Err(ConfigError::new("COGNITO_TOKEN_USE", format!("{other:?} is neither \"access\" nor \"id\"")));
+                return Err(ConfigError::new(
+                    "COGNITO_TOKEN_USE",
+                    format!("{other:?} is neither \"access\" nor \"id\""),
+                ));
             }
         };
         Ok(Config {
@@ -260,7 +268,10 @@ impl Config {
         for (i, issuer) in self.issuers.iter().enumerate() {
             let settings = issuer.validate(&format!("issuers[{i}]"))?;
             if issuers.iter().any(|other| other.iss == settings.iss) {
-                return Err(ConfigError::new(format!("issuers[{i}]"), format!("issuer {} is listed twice", settings.iss)));
+                return Err(ConfigError::new(
+                    format!("issuers[{i}]"),
+                    format!("issuer {} is listed twice", settings.iss),
+                ));
             }
             issuers.push(settings);
         }
@@ -289,13 +300,19 @@ impl IssuerConfig {
         let (iss, audience, default_source) = match (&self.cognito_user_pool_id, &self.issuer) {
             (Some(pool), None) => {
                 let region = cognito_region(pool).ok_or_else(|| {
-                    ConfigError::new(setting("cognito_user_pool_id"), format!("{pool:?} is not a pool id like us-east-1_AbC123"))
+                    ConfigError::new(
+                        setting("cognito_user_pool_id"),
+                        format!("{pool:?} is not a pool id like us-east-1_AbC123"),
+                    )
                 })?;
                 if self.client_ids.is_empty() {
                     return Err(ConfigError::new(setting("client_ids"), "at least one app client id is required"));
                 }
                 if !self.audiences.is_empty() {
-                    return Err(ConfigError::new(setting("audiences"), "Cognito issuers use client_ids, not audiences"));
+                    return Err(ConfigError::new(
+                        setting("audiences"),
+                        "Cognito issuers use client_ids, not audiences",
+                    ));
                 }
                 let iss = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
                 let jwks = parse_url(&format!("{iss}/.well-known/jwks.json"), &setting("cognito_user_pool_id"))?;
@@ -305,14 +322,24 @@ impl IssuerConfig {
             (None, Some(iss)) => {
                 let url = parse_url(iss, &setting("issuer"))?;
                 if self.audiences.is_empty() {
-                    return Err(ConfigError::new(setting("audiences"), "at least one audience is required for an OIDC issuer"));
+                    return Err(ConfigError::new(
+                        setting("audiences"),
+                        "at least one audience is required for an OIDC issuer",
+                    ));
                 }
                 if !self.client_ids.is_empty() || self.token_use.is_some() {
-                    return Err(ConfigError::new(setting("client_ids"), "client_ids and token_use apply to Cognito issuers only"));
+                    return Err(ConfigError::new(
+                        setting("client_ids"),
+                        "client_ids and token_use apply to Cognito issuers only",
+                    ));
                 }
                 let discovery = format!("{}/.well-known/openid-configuration", url.as_str().trim_end_matches('/'));
                 let discovery = parse_url(&discovery, &setting("issuer"))?;
-                (iss.clone(), AudienceCheck::Oidc { audiences: self.audiences.clone() }, JwksSource::Discovery(discovery))
+                (
+                    iss.clone(),
+                    AudienceCheck::Oidc { audiences: self.audiences.clone() },
+                    JwksSource::Discovery(discovery),
+                )
             }
             _ => {
                 return Err(ConfigError::new(at, "set exactly one of cognito_user_pool_id and issuer"));
@@ -335,13 +362,14 @@ impl IssuerConfig {
             (Some(_), Some(_)) => return Err(ConfigError::new(setting("jwks"), "set jwks or jwks_file, not both")),
             (Some(inline), None) => Some(inline.as_bytes().to_vec()),
             (None, Some(path)) => Some(
-                std::fs::read(path).map_err(|e| ConfigError::new(setting("jwks_file"), format!("cannot read {path}: {e}")))?,
+                std::fs::read(path)
+                    .map_err(|e| ConfigError::new(setting("jwks_file"), format!("cannot read {path}: {e}")))?,
             ),
             (None, None) => None,
         };
         if let Some(doc) = &prebaked_jwks {
-            let (keys, _) = crate::jwk::KeySet::parse(doc, &self.algorithms)
-                .map_err(|e| ConfigError::new(setting("jwks"), e))?;
+            let (keys, _) =
+                crate::jwk::KeySet::parse(doc, &self.algorithms).map_err(|e| ConfigError::new(setting("jwks"), e))?;
             if keys.is_empty() {
                 return Err(ConfigError::new(setting("jwks"), "the pre-baked JWKS holds no usable key"));
             }
@@ -370,9 +398,19 @@ impl JwksConfig {
         let timeout = bounded("timeout_ms", self.timeout_ms, 100, 10_000)?;
         Ok(JwksSettings {
             ttl: Duration::from_secs(bounded("ttl_seconds", self.ttl_seconds, 1, 86_400)?),
-            refetch_cooldown: Duration::from_secs(bounded("refetch_cooldown_seconds", self.refetch_cooldown_seconds, 1, 3600)?),
+            refetch_cooldown: Duration::from_secs(bounded(
+                "refetch_cooldown_seconds",
+                self.refetch_cooldown_seconds,
+                1,
+                3600,
+            )?),
             timeout: Duration::from_millis(timeout),
-            connect_timeout: Duration::from_millis(bounded("connect_timeout_ms", self.connect_timeout_ms, 50, timeout)?),
+            connect_timeout: Duration::from_millis(bounded(
+                "connect_timeout_ms",
+                self.connect_timeout_ms,
+                50,
+                timeout,
+            )?),
             max_bytes: bounded("max_bytes", self.max_bytes as u64, 1024, 4 * 1024 * 1024)? as usize,
         })
     }
@@ -382,7 +420,8 @@ impl JwksConfig {
 /// emulators and new partitions use other shapes.
 fn cognito_region(pool: &str) -> Option<&str> {
     let (region, id) = pool.split_once('_')?;
-    let region_ok = !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let region_ok =
+        !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
     (region_ok && id_ok).then_some(region)
 }
@@ -460,8 +499,14 @@ mod tests {
             (vec![pool], "COGNITO_CLIENT_IDS"),
             (vec![pool, ("COGNITO_CLIENT_IDS", " , ")], "COGNITO_CLIENT_IDS"),
             (vec![pool, ("COGNITO_CLIENT_IDS", "c"), ("COGNITO_TOKEN_USE", "refresh")], "COGNITO_TOKEN_USE"),
-            (vec![pool, ("COGNITO_CLIENT_IDS", "c"), ("COGNITO_JWKS_URI", "http://example.com/jwks")], "issuers[0].jwks_uri"),
-            (vec![("COGNITO_USER_POOL_ID", "nounderscore"), ("COGNITO_CLIENT_IDS", "c")], "issuers[0].cognito_user_pool_id"),
+            (
+                vec![pool, ("COGNITO_CLIENT_IDS", "c"), ("COGNITO_JWKS_URI", "http://example.com/jwks")],
+                "issuers[0].jwks_uri",
+            ),
+            (
+                vec![("COGNITO_USER_POOL_ID", "nounderscore"), ("COGNITO_CLIENT_IDS", "c")],
+                "issuers[0].cognito_user_pool_id",
+            ),
             (vec![pool, ("AUTHZ_CONFIG", "x")], "AUTHZ_CONFIG and COGNITO_USER_POOL_ID"),
             (vec![("AUTHZ_CONFIG_FILE", "/nonexistent/authz.toml")], "AUTHZ_CONFIG_FILE"),
         ];
@@ -491,7 +536,10 @@ mod tests {
             (&format!("{POOL}{POOL}"), "issuers[1]"),
             ("[[issuers]]\nissuer = \"https://idp.example.com/\"", "issuers[0].audiences"),
             ("[[issuers]]\nissuer = \"http://idp.example.com/\"\naudiences = [\"a\"]", "issuers[0].issuer"),
-            ("[[issuers]]\nissuer = \"https://idp.example.com/\"\naudiences = [\"a\"]\nclient_ids = [\"c\"]", "issuers[0].client_ids"),
+            (
+                "[[issuers]]\nissuer = \"https://idp.example.com/\"\naudiences = [\"a\"]\nclient_ids = [\"c\"]",
+                "issuers[0].client_ids",
+            ),
             ("[[issuers]]\nclient_ids = [\"c\"]", "issuers[0]"),
             (&format!("{POOL}[jwks]\ntimeout_ms = 60000"), "jwks.timeout_ms"),
             (&format!("{POOL}[jwks]\nrefetch_cooldown_seconds = 0"), "jwks.refetch_cooldown_seconds"),
@@ -534,17 +582,31 @@ mod tests {
         let config = Config::from_lookup(env(&[("AUTHZ_CONFIG_FILE", toml_path.to_str().unwrap())])).unwrap();
         assert_eq!(config.issuers.len(), 1);
         let json_path = dir.join("authz.json");
-        std::fs::write(&json_path, r#"{"issuers": [{"cognito_user_pool_id": "us-east-1_x", "client_ids": ["c"]}]}"#).unwrap();
+        std::fs::write(&json_path, r#"{"issuers": [{"cognito_user_pool_id": "us-east-1_x", "client_ids": ["c"]}]}"#)
+            .unwrap();
         assert!(Config::from_lookup(env(&[("AUTHZ_CONFIG_FILE", json_path.to_str().unwrap())])).is_ok());
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn plain_http_only_on_loopback() {
-        for ok in ["https://idp.example.com/k", "http://127.0.0.1:5000/k", "http://[::1]/k", "http://localhost:9/k", "http://127.9.9.9/k"] {
+        for ok in [
+            "https://idp.example.com/k",
+            "http://127.0.0.1:5000/k",
+            "http://[::1]/k",
+            "http://localhost:9/k",
+            "http://127.9.9.9/k",
+        ] {
             assert!(parse_url(ok, "s").is_ok(), "{ok}");
         }
-        for bad in ["http://10.0.0.1/k", "http://169.254.169.254/latest", "http://localhost.evil.com/k", "file:///etc/passwd", "ftp://x/k", "k"] {
+        for bad in [
+            "http://10.0.0.1/k",
+            "http://169.254.169.254/latest",
+            "http://localhost.evil.com/k",
+            "file:///etc/passwd",
+            "ftp://x/k",
+            "k",
+        ] {
             assert!(parse_url(bad, "s").is_err(), "{bad}");
         }
     }

@@ -68,8 +68,10 @@ mod tests {
         let claims = json!({
             "sub": "u1", "n": 3, "b": true, "groups": ["a", "b"], "obj": {"k": [1]}, "none": null, "mixed": [1, null, "x"]
         });
-        let (context, dropped) =
-            from_claims(claims.as_object().unwrap(), &names(&["sub", "n", "b", "groups", "obj", "none", "absent", "mixed"]));
+        let (context, dropped) = from_claims(
+            claims.as_object().unwrap(),
+            &names(&["sub", "n", "b", "groups", "obj", "none", "absent", "mixed"]),
+        );
         assert_eq!(
             Value::Object(context),
             json!({"sub": "u1", "n": 3, "b": true, "groups": "a,b", "obj": "{\"k\":[1]}", "mixed": "1,x"})

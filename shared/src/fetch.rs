@@ -55,7 +55,8 @@ impl Fetcher {
         let classify = |e: reqwest::Error| {
             if e.is_timeout() { FetchError::Timeout } else { FetchError::Transport(without_url(e)) }
         };
-        let mut response = self.client()?.get(url.clone()).header("accept", "application/json").send().await.map_err(classify)?;
+        let mut response =
+            self.client()?.get(url.clone()).header("accept", "application/json").send().await.map_err(classify)?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }

@@ -5,22 +5,22 @@
 //! Route rules and the policy evaluator both use this one matcher, so the rules' answer and the cached
 //! policy's answer cannot drift apart.
 
-/// Whether `text` matches `pattern` in full.
+/// Whether `text` matches `pattern` in full. Works on UTF-8 bytes without allocating: a literal pattern
+/// character can only match at a character boundary, and `?` steps over one whole character.
 pub fn matches(pattern: &str, text: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let text: Vec<char> = text.chars().collect();
+    let (pattern, text) = (pattern.as_bytes(), text.as_bytes());
     let (mut p, mut t) = (0, 0);
     // Where the last `*` was, and how much text it has swallowed so far: the classic linear-backtrack glob.
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((p, t));
                 p += 1;
             }
-            Some('?') => {
+            Some(b'?') => {
                 p += 1;
-                t += 1;
+                t += utf8_len(text[t]);
             }
             Some(c) if *c == text[t] => {
                 p += 1;
@@ -28,15 +28,26 @@ pub fn matches(pattern: &str, text: &str) -> bool {
             }
             _ => match star {
                 Some((star_p, star_t)) => {
+                    let next = star_t + utf8_len(text[star_t]);
                     p = star_p + 1;
-                    t = star_t + 1;
-                    star = Some((star_p, star_t + 1));
+                    t = next;
+                    star = Some((star_p, next));
                 }
                 None => return false,
             },
         }
     }
-    pattern[p..].iter().all(|c| *c == '*')
+    pattern[p..].iter().all(|c| *c == b'*')
+}
+
+/// The length of the UTF-8 character that starts with `lead`.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        0xC0.. => 2,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +73,10 @@ mod tests {
         assert!(!matches("GET/v?/x", "GET/v/x"));
         assert!(!matches("GET/v?/x", "GET/v12/x"));
         assert!(matches("GET/?", "GET/é"));
+        assert!(matches("GET/?/x", "GET/日/x"));
+        assert!(!matches("GET/??", "GET/é"));
+        assert!(matches("*é", "aé"));
+        assert!(matches("*?", "日本"));
     }
 
     #[test]

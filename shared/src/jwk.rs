@@ -35,10 +35,7 @@ impl VerifyingKey {
 
     /// Verifies `signature` over `message` if this key may be used with `alg`; `false` otherwise.
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        self.parsed
-            .iter()
-            .find(|(a, _)| *a == alg)
-            .is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
+        self.parsed.iter().find(|(a, _)| *a == alg).is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
     }
 
     pub fn supports(&self, alg: Algorithm) -> bool {
@@ -66,8 +63,7 @@ impl KeySet {
         struct Document {
             keys: Vec<serde_json::Value>,
         }
-        let document: Document =
-            serde_json::from_slice(json).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let document: Document = serde_json::from_slice(json).map_err(|e| format!("not a JWKS document: {e}"))?;
         let mut keys = Vec::new();
         let mut skipped = Vec::new();
         for raw in document.keys.into_iter().take(MAX_KEYS) {

@@ -292,7 +292,10 @@ mod tests {
         cache.keys_for("k1").await.unwrap();
         for i in 0..50 {
             let result = cache.keys_for(&format!("random-{i}")).await;
-            assert!(matches!(result, Err(AuthError::Rejected(Rejection::UnknownKid))), "unknown kid is the token's fault");
+            assert!(
+                matches!(result, Err(AuthError::Rejected(Rejection::UnknownKid))),
+                "unknown kid is the token's fault"
+            );
         }
         assert_eq!(server.hits(), 1, "the first fetch is inside the cooldown: no refetch");
         tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -44,7 +44,8 @@ impl<'t> UnverifiedJws<'t> {
         let signing_input = &token.as_bytes()[..header.len() + 1 + payload.len()];
         let header: Map<String, Value> = decode_object(header, "bad_header")?;
         let claims = decode_object(payload, "bad_payload")?;
-        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| Rejection::Malformed("bad_signature_encoding"))?;
+        let signature =
+            URL_SAFE_NO_PAD.decode(signature).map_err(|_| Rejection::Malformed("bad_signature_encoding"))?;
         if signature.is_empty() {
             return Err(Rejection::Malformed("empty_signature"));
         }
@@ -99,10 +100,9 @@ impl<'de> Deserialize<'de> for UniqueObject {
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
                 let mut map = Map::new();
                 while let Some((key, value)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&key) {
+                    if map.insert(key, value).is_some() {
                         return Err(serde::de::Error::custom("duplicate member"));
                     }
-                    map.insert(key, value);
                 }
                 Ok(UniqueObject(map))
             }

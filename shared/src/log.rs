@@ -7,11 +7,16 @@ use crate::outcome::Status;
 use aws_lc_rs::digest;
 use std::sync::Arc;
 
-/// The first 6 bytes of SHA-256 of the token, in hex: enough to correlate requests of one token, useless
-/// for replaying it.
+/// The first 6 bytes of SHA-256 of the token's signature segment, in hex: enough to correlate requests of
+/// one token (its signature is unique to it), useless for replaying it.
 pub fn fingerprint(token: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, token.as_bytes());
-    hash.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+    let signature = token.rsplit('.').next().unwrap_or(token);
+    let hash = digest::digest(&digest::SHA256, signature.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    hash.as_ref()[..6]
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+        .collect()
 }
 
 /// What one decision's log line says.
@@ -58,6 +63,7 @@ mod tests {
         let token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln";
         let fp = fingerprint(token);
         assert_eq!(fp.len(), 12);
+        assert!(fp.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(fp, fingerprint(token));
         assert_ne!(fp, fingerprint("other"));
         assert!(!token.contains(&fp));

@@ -6,8 +6,12 @@
 //! a route the rules refuse.
 
 use crate::glob;
-use crate::rules::Grants;
-use serde::{Deserialize, Serialize};
+use crate::rules::{Grants, Verdicts};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+use std::collections::VecDeque;
+use std::ops::Deref;
+use std::sync::{Arc, Mutex};
 
 pub const POLICY_VERSION: &str = "2012-10-17";
 
@@ -111,7 +115,11 @@ impl PolicyDocument {
             let allowed = if grants.allow_all { vec![format!("{stage_prefix}*")] } else { resources(&grants.allow) };
             statements.push(statement(Effect::Allow, &[Action::Invoke], allowed));
             if !grants.invalidate_cache.is_empty() {
-                statements.push(statement(Effect::Allow, &[Action::InvalidateCache], resources(&grants.invalidate_cache)));
+                statements.push(statement(
+                    Effect::Allow,
+                    &[Action::InvalidateCache],
+                    resources(&grants.invalidate_cache),
+                ));
             }
             if !grants.deny.is_empty() {
                 statements.push(statement(Effect::Deny, &both, resources(&grants.deny)));
@@ -140,6 +148,60 @@ impl PolicyDocument {
     /// Every resource of every statement with `effect`, for readable output.
     pub fn resources(&self, effect: Effect) -> impl Iterator<Item = &str> {
         self.statements.iter().filter(move |s| s.effect == effect).flat_map(|s| s.resource.iter())
+    }
+}
+
+/// A policy document with its JSON already written: callers whose rule verdicts match share one.
+#[derive(Debug)]
+pub struct CachedPolicy {
+    document: PolicyDocument,
+    json: Box<RawValue>,
+}
+
+impl Deref for CachedPolicy {
+    type Target = PolicyDocument;
+    fn deref(&self) -> &PolicyDocument {
+        &self.document
+    }
+}
+
+impl Serialize for CachedPolicy {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+/// A policy depends only on the stage prefix and on which rules the caller meets, so a warm function builds
+/// and serializes each distinct one once. Bounded: the oldest entry goes first.
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    entries: Mutex<VecDeque<CacheEntry>>,
+}
+
+/// The stage prefix, whether the caller meets each rule, and the policy those give.
+type CacheEntry = (String, Vec<bool>, Arc<CachedPolicy>);
+
+impl PolicyCache {
+    pub const CAPACITY: usize = 64;
+
+    pub fn get(&self, stage_prefix: &str, verdicts: &Verdicts) -> Arc<CachedPolicy> {
+        let same = |(prefix, met, _): &&CacheEntry| prefix == stage_prefix && met.iter().copied().eq(verdicts.met());
+        if let Some((_, _, policy)) = self.lock().iter().find(same) {
+            return policy.clone();
+        }
+        let document = PolicyDocument::build(stage_prefix, &verdicts.grants());
+        let json = serde_json::value::to_raw_value(&document).expect("a policy document always serializes");
+        let policy = Arc::new(CachedPolicy { document, json });
+        let mut entries = self.lock();
+        if entries.len() == Self::CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back((stage_prefix.to_owned(), verdicts.met().collect(), policy.clone()));
+        policy
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<CacheEntry>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -195,6 +257,30 @@ mod tests {
         assert_eq!(policy.evaluate(Action::InvalidateCache, &arn("GET/")), Evaluation::ImplicitDeny);
         let other_api = "arn:aws:execute-api:us-east-1:123456789012:api2/prod/GET/";
         assert_eq!(policy.evaluate(Action::Invoke, other_api), Evaluation::ImplicitDeny);
+    }
+
+    #[test]
+    fn the_cache_shares_policies_by_stage_and_verdicts_and_stays_bounded() {
+        use crate::rules::{RuleSet, RulesConfig};
+        let config: RulesConfig = toml::from_str("[[route]]\nmatch = [\"GET /a\"]\ngroups_any = [\"g\"]").unwrap();
+        let rules = RuleSet::compile(&config).unwrap();
+        let member = crate::verify::tests::token_with_groups(&["g"]);
+        let outsider = crate::verify::tests::token_with_groups(&[]);
+        let cache = PolicyCache::default();
+        let (member, outsider) = (rules.evaluate(&member), rules.evaluate(&outsider));
+        let first = cache.get(PREFIX, &member);
+        assert!(Arc::ptr_eq(&first, &cache.get(PREFIX, &member)));
+        assert_eq!(first.evaluate(Action::Invoke, &arn("GET/a")), Evaluation::Allow);
+        let denied = cache.get(PREFIX, &outsider);
+        assert_eq!(denied.evaluate(Action::Invoke, &arn("GET/a")), Evaluation::ExplicitDeny);
+        let serialized = serde_json::to_value(&*denied).unwrap();
+        assert_eq!(serialized, serde_json::to_value(&denied.document).unwrap());
+        for stage in 0..PolicyCache::CAPACITY + 5 {
+            let prefix = format!("arn:aws:execute-api:us-east-1:123456789012:api1/s{stage}/");
+            let policy = cache.get(&prefix, &member);
+            assert_eq!(policy.evaluate(Action::Invoke, &format!("{prefix}GET/a")), Evaluation::Allow);
+        }
+        assert_eq!(cache.lock().len(), PolicyCache::CAPACITY);
     }
 
     #[test]

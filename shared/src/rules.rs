@@ -134,6 +134,11 @@ impl Verdicts<'_> {
         }
     }
 
+    /// Whether the caller meets each rule, in rule order: all that the grants depend on.
+    pub fn met(&self) -> impl Iterator<Item = bool> + '_ {
+        self.unmet.iter().map(Option::is_none)
+    }
+
     /// What the caller may and may not call, over every route.
     pub fn grants(&self) -> Grants<'_> {
         let mut grants = Grants { allow_all: self.rules.unmatched == Unmatched::Allow, ..Grants::default() };
@@ -261,7 +266,9 @@ pub fn route_resources(pattern: &str) -> Result<Vec<String>, String> {
         } else if segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()+,;=:@%*".contains(&b)) {
             glob.push_str(segment);
         } else {
-            return Err(format!("path segment {segment:?} has a character routes cannot have ('?', '{{', '}}', space…)"));
+            return Err(format!(
+                "path segment {segment:?} has a character routes cannot have ('?', '{{', '}}', space…)"
+            ));
         }
     }
     Ok(verbs.into_iter().map(|verb| format!("{verb}/{glob}")).collect())

@@ -95,8 +95,12 @@ impl Verifier {
             }
         }
         let principal = principal(&claims, &self.names.principal)?;
-        let scopes = string_list(&claims, &self.names.scope, "scope")?;
-        let groups = string_list(&claims, &self.names.groups, "groups")?;
+        let scopes = match claims.get(&self.names.scope) {
+            // OAuth's `scope` is one space-separated string; some issuers send an array (`scp`).
+            Some(Value::String(s)) => s.split_ascii_whitespace().map(str::to_owned).collect(),
+            other => string_array(other, "scope")?,
+        };
+        let groups = string_array(claims.get(&self.names.groups), "groups")?;
         Ok(VerifiedToken { issuer: issuer.iss.clone(), kid: jws.kid, alg: jws.alg, principal, scopes, groups, claims })
     }
 }
@@ -191,15 +195,30 @@ fn principal(claims: &Map<String, Value>, name: &str) -> Result<String, Rejectio
     Ok(value)
 }
 
-/// A claim that is either a space-separated string (OAuth `scope`) or an array of strings; absent is empty.
-fn string_list(claims: &Map<String, Value>, name: &str, what: &'static str) -> Result<Vec<String>, Rejection> {
-    match claims.get(name) {
+/// An array of strings; absent is empty, anything else is a type error.
+fn string_array(claim: Option<&Value>, what: &'static str) -> Result<Vec<String>, Rejection> {
+    match claim {
         None => Ok(vec![]),
-        Some(Value::String(s)) => Ok(s.split_ascii_whitespace().map(str::to_owned).collect()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| item.as_str().map(str::to_owned).ok_or(Rejection::ClaimType(what)))
-            .collect(),
+        Some(Value::Array(items)) => {
+            items.iter().map(|item| item.as_str().map(str::to_owned).ok_or(Rejection::ClaimType(what))).collect()
+        }
         Some(_) => Err(Rejection::ClaimType(what)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn token_with_groups(groups: &[&str]) -> VerifiedToken {
+        VerifiedToken {
+            issuer: "https://issuer.test".into(),
+            kid: "k".into(),
+            alg: Algorithm::RS256,
+            principal: "p".into(),
+            scopes: vec![],
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            claims: Map::new(),
+        }
     }
 }

@@ -85,9 +85,28 @@ fn callers() -> Vec<VerifiedToken> {
 /// routes no rule names.
 fn routes() -> Vec<String> {
     let paths = [
-        "", "items", "items/42", "items/a/b", "items/42/secret", "items/42/secret/x", "admin", "admin/", "admin/users",
-        "admin/users/7/roles", "health", "healthz", "tenants/acme/orders", "tenants/acme", "billing", "v1/x/status",
-        "v1/x/y/status", "v1/status", "open/1", "open/1/2", "x/admin/y", "other",
+        "",
+        "items",
+        "items/42",
+        "items/a/b",
+        "items/42/secret",
+        "items/42/secret/x",
+        "admin",
+        "admin/",
+        "admin/users",
+        "admin/users/7/roles",
+        "health",
+        "healthz",
+        "tenants/acme/orders",
+        "tenants/acme",
+        "billing",
+        "v1/x/status",
+        "v1/x/y/status",
+        "v1/status",
+        "open/1",
+        "open/1/2",
+        "x/admin/y",
+        "other",
     ];
     VERBS.iter().flat_map(|verb| paths.iter().map(move |path| format!("{verb}/{path}"))).collect()
 }
