@@ -371,6 +371,49 @@ mod tests {
         }
     }
 
+    fn discovering(discovery: &Server, settings: JwksSettings) -> KeyCache {
+        KeyCache::new(
+            "https://issuer.test",
+            JwksSource::Discovery(discovery.url.clone()),
+            &[Algorithm::RS256],
+            None,
+            settings,
+            Arc::new(Fetcher::new(settings)),
+        )
+        .unwrap()
+    }
+
+    fn discovery_document(issuer: &str, jwks_uri: &str) -> Reply {
+        Reply::Json(serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri}).to_string())
+    }
+
+    #[tokio::test]
+    async fn oidc_discovery_names_the_keys_once() {
+        let keys = Server::start(Reply::Json(jwks(&["k1"])), Duration::ZERO).await;
+        let discovery =
+            Server::start(discovery_document("https://issuer.test", keys.url.as_str()), Duration::ZERO).await;
+        let cache = discovering(&discovery, settings(3600, 1));
+        assert!(cache.keys_for("k1").await.is_ok());
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(cache.keys_for("unknown").await.is_err());
+        assert_eq!((discovery.hits(), keys.hits()), (1, 2), "the discovered jwks_uri is remembered");
+    }
+
+    #[tokio::test]
+    async fn a_discovery_document_for_another_issuer_or_over_plain_http_is_refused() {
+        let keys = Server::start(Reply::Json(jwks(&["k1"])), Duration::ZERO).await;
+        for document in [
+            discovery_document("https://evil.test", keys.url.as_str()),
+            discovery_document("https://issuer.test", "http://keys.example.com/jwks.json"),
+            discovery_document("https://issuer.test", "file:///etc/passwd"),
+            Reply::Json("{\"issuer\": \"https://issuer.test\"}".into()),
+        ] {
+            let discovery = Server::start(document, Duration::ZERO).await;
+            assert!(is_unavailable(discovering(&discovery, settings(3600, 10)).keys_for("k1").await));
+        }
+        assert_eq!(keys.hits(), 0, "keys are never fetched from a refused document");
+    }
+
     #[tokio::test]
     async fn prebaked_keys_need_no_fetch_and_unknown_kids_still_refetch() {
         let server = Server::start(Reply::Json(jwks(&["fetched"])), Duration::ZERO).await;
