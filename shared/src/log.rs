@@ -6,6 +6,26 @@
 use crate::outcome::Status;
 use aws_lc_rs::digest;
 use std::sync::Arc;
+use tracing::level_filters::LevelFilter;
+
+/// Installs the process's log subscriber, following Lambda's advanced logging controls: JSON lines unless
+/// `AWS_LAMBDA_LOG_FORMAT=Text`, at `AWS_LAMBDA_LOG_LEVEL` (default INFO). Lambda stamps the time itself.
+pub fn init() {
+    let level = match std::env::var("AWS_LAMBDA_LOG_LEVEL").unwrap_or_default().to_ascii_uppercase().as_str() {
+        "TRACE" => LevelFilter::TRACE,
+        "DEBUG" => LevelFilter::DEBUG,
+        "WARN" => LevelFilter::WARN,
+        "ERROR" | "FATAL" => LevelFilter::ERROR,
+        _ => LevelFilter::INFO,
+    };
+    let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("text"));
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_target(false).without_time();
+    if text {
+        builder.init();
+    } else {
+        builder.json().init();
+    }
+}
 
 /// The first 6 bytes of SHA-256 of the token's signature segment, in hex: enough to correlate requests of
 /// one token (its signature is unique to it), useless for replaying it.

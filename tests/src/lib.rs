@@ -1,1 +1,53 @@
+//! Test harness for the authorizers: moto as a local Cognito, a JWKS stand-in, a JWT minter and a driver for
+//! `cargo lambda watch` that reports what API Gateway would do with each answer.
+//!
+//! Everything runs on 127.0.0.1 with dummy credentials; nothing here may reach AWS or the instance-metadata address.
 
+pub mod cognito;
+pub mod jwks_server;
+pub mod lambda;
+pub mod mint;
+pub mod moto;
+mod process;
+
+use std::time::Duration;
+
+/// Everything that can go wrong while driving the local servers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Http {
+        what: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("Cognito {operation} failed: {message}")]
+    Cognito { operation: &'static str, message: String },
+    #[error("timed out after {waited:?} waiting for {what}")]
+    Timeout { what: String, waited: Duration },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { what: what.into(), source }
+    }
+
+    fn http(what: impl Into<String>, source: reqwest::Error) -> Self {
+        Self::Http { what: what.into(), source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An HTTP client for loopback servers: system proxies would otherwise capture 127.0.0.1 traffic.
+fn loopback_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder().no_proxy().build().map_err(|source| Error::http("building the HTTP client", source))
+}

@@ -1,11 +1,11 @@
 //! REST API TOKEN authorizer: parses the event, lets the shared crate decide, shapes the answer.
 
 use authorizer::{AuthError, Authorizer, AuthorizerResponse, TokenEvent};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn, tracing};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing::init_default_subscriber();
+    authorizer::log::init();
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
     let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
     let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));

@@ -1,0 +1,107 @@
+//! Demo: a local Cognito (moto) with three users, the token authorizer under `cargo lambda watch`, and what API
+//! Gateway would answer each user on a few routes. Results go to stdout, progress to stderr. Everything it starts
+//! is stopped when it ends, also on failure or Ctrl-C; it talks only to 127.0.0.1 and never to AWS.
+
+use std::process::ExitCode;
+
+use harness::cognito::{self, Cognito};
+use harness::lambda::{API_PREFIX, LambdaWatch, Outcome};
+use harness::mint::{self, CognitoClaims, SigningKey};
+use harness::moto::Moto;
+use serde_json::json;
+
+const PASSWORD: &str = "Demo-Passw0rd!";
+
+/// Readers and admins may read items; only admins may use the admin API; anything else is denied.
+const RULES: &str = r#"
+[rules]
+unmatched = "deny"
+
+[[rules.route]]
+match = ["GET /items", "GET /items/{id}"]
+groups_any = ["readers", "admins"]
+
+[[rules.route]]
+match = ["ANY /admin/{proxy+}"]
+groups_any = ["admins"]
+"#;
+
+type DemoResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Returning from `run`, or dropping it on Ctrl-C, drops the server guards, which stop moto and watch.
+    let result = tokio::select! {
+        result = run() => result,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("demo failed: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> DemoResult {
+    eprintln!("demo: starting moto (local Cognito)");
+    let moto = Moto::start().await?;
+    let cognito = Cognito::new(moto.url());
+    let pool = cognito.create_user_pool("demo").await?;
+    let client = cognito.create_app_client(&pool, "demo-web").await?;
+    for group in ["admins", "readers"] {
+        cognito.create_group(&pool, group).await?;
+    }
+    let users: [(&str, &[&str]); 3] = [("alice", &["admins"]), ("bob", &["readers"]), ("carol", &[])];
+    for (user, groups) in users {
+        cognito.create_user(&pool, user, PASSWORD, groups).await?;
+    }
+    eprintln!("demo: pool {pool}: alice (admins), bob (readers), carol (no group); signing them in");
+    let alice = cognito.sign_in(&pool, &client, "alice", PASSWORD).await?;
+    let bob = cognito.sign_in(&pool, &client, "bob", PASSWORD).await?;
+    let carol = cognito.sign_in(&pool, &client, "carol", PASSWORD).await?;
+
+    // Forgeries for the 401 rows: an expired token with moto's real signature, and bob's token claiming admins.
+    let expired = SigningKey::moto()?.sign(&CognitoClaims::access(&pool, &client, "alice").expired(300).to_json())?;
+    let mut promoted = mint::claims_of(&bob.access_token)?;
+    promoted["cognito:groups"] = json!(["admins"]);
+    let tampered = mint::tamper(&bob.access_token, &promoted)?;
+
+    let config = format!(
+        "context_claims = [\"sub\", \"username\", \"cognito:groups\"]\n\n\
+         [[issuers]]\ncognito_user_pool_id = \"{pool}\"\nclient_ids = [\"{client}\"]\ntoken_use = \"access\"\n\
+         jwks_uri = \"{}\"\n{RULES}",
+        cognito::jwks_url(moto.url(), &pool)
+    );
+    eprintln!("demo: starting token-authorizer under cargo lambda watch (the first build can take minutes)");
+    let watch = LambdaWatch::start("token-authorizer", &[("AUTHZ_CONFIG", &config)]).await?;
+
+    let cases = [
+        ("alice", alice.access_token.as_str(), "GET", "/items"),
+        ("alice", &alice.access_token, "DELETE", "/admin/users/7"),
+        ("bob", &bob.access_token, "GET", "/items/42"),
+        ("bob", &bob.access_token, "POST", "/admin/users"),
+        ("carol", &carol.access_token, "GET", "/items"),
+        ("alice (expired token)", &expired, "GET", "/items"),
+        ("bob (tampered: claims admins)", &tampered, "POST", "/admin/users"),
+        ("alice (ID token, access required)", &alice.id_token, "GET", "/items"),
+    ];
+    println!("Policy resources are shown relative to {API_PREFIX}/\n");
+    println!("{:<36} {:<22} OUTCOME", "USER", "ROUTE");
+    for (user, token, method, path) in cases {
+        let outcome = watch.authorize(token, method, path).await?;
+        println!("{user:<36} {:<22} {outcome}", format!("{method} {path}"));
+        if let Outcome::Allow(answer) | Outcome::Deny(answer) = &outcome {
+            for line in answer.policy_lines() {
+                println!("    policy:  {}", line.replace(&format!("{API_PREFIX}/"), ""));
+            }
+        }
+        if let Outcome::Allow(answer) = &outcome {
+            let context: Vec<String> = answer.context.iter().map(|(key, value)| format!("{key}={value}")).collect();
+            println!("    context: {}", context.join(" "));
+        }
+    }
+    eprintln!("demo: stopping cargo lambda watch and moto");
+    Ok(())
+}
