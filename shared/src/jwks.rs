@@ -260,9 +260,17 @@ mod tests {
     }
 
     fn cache(server: &Server, settings: JwksSettings, prebaked: Option<&str>) -> KeyCache {
+        cache_from(JwksSource::Uri(server.url.clone()), settings, prebaked)
+    }
+
+    fn discovering(discovery: &Server, settings: JwksSettings) -> KeyCache {
+        cache_from(JwksSource::Discovery(discovery.url.clone()), settings, None)
+    }
+
+    fn cache_from(source: JwksSource, settings: JwksSettings, prebaked: Option<&str>) -> KeyCache {
         KeyCache::new(
             "https://issuer.test",
-            JwksSource::Uri(server.url.clone()),
+            source,
             &[Algorithm::RS256],
             prebaked.map(str::as_bytes),
             settings,
@@ -369,18 +377,6 @@ mod tests {
             // A correctness bound, not a benchmark: the answer must come within the configured budget.
             assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
         }
-    }
-
-    fn discovering(discovery: &Server, settings: JwksSettings) -> KeyCache {
-        KeyCache::new(
-            "https://issuer.test",
-            JwksSource::Discovery(discovery.url.clone()),
-            &[Algorithm::RS256],
-            None,
-            settings,
-            Arc::new(Fetcher::new(settings)),
-        )
-        .unwrap()
     }
 
     fn discovery_document(issuer: &str, jwks_uri: &str) -> Reply {
