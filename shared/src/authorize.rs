@@ -2,15 +2,17 @@
 //!
 //! This is the only place that turns a verified caller into an answer, so every path out of it is one of:
 //! a policy whose Allows come from the rules (200, or 403 for this route), `Unauthorized` (401), or an error
-//! (500). Nothing else can produce an Allow.
+//! (500). Nothing else can produce an Allow; the one Allow without a token is a CORS preflight, for `OPTIONS`
+//! only, and only when configured.
 
 use crate::arn::MethodArn;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RequestSettings};
 use crate::context;
 use crate::log::{DecisionLog, fingerprint};
-use crate::outcome::{AuthError, Denial, Fault, Status};
-use crate::policy::{CachedPolicy, PolicyCache};
-use crate::rules::RuleSet;
+use crate::outcome::{AuthError, Denial, Fault, Rejection, Status};
+use crate::policy::{CachedPolicy, PolicyCache, PolicyDocument};
+use crate::request::{Request, Shape, find_token};
+use crate::rules::{Grants, RuleSet};
 use crate::token::{TokenEvent, bearer};
 use crate::verify::{ClaimNames, Verifier};
 use serde::Serialize;
@@ -18,7 +20,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// A REST authorizer's answer: never carries a `null` (empty context is left out).
+/// An IAM-policy answer (REST, HTTP API 1.0, WebSocket, HTTP API 2.0 by default). Never carries a `null`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
@@ -28,11 +30,38 @@ pub struct AuthorizerResponse {
     pub context: Map<String, Value>,
 }
 
+/// HTTP API payload 2.0's simple answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimpleResponse {
+    pub is_authorized: bool,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+}
+
+/// What a REQUEST authorizer answers, in the form the event's shape expects.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RequestResponse {
+    Policy(AuthorizerResponse),
+    Simple(SimpleResponse),
+}
+
+/// The principal given to a CORS preflight, which carries no credentials.
+const PREFLIGHT_PRINCIPAL: &str = "anonymous-preflight";
+
 pub struct Authorizer {
     verifier: Verifier,
     rules: RuleSet,
     context_claims: Vec<String>,
+    request: RequestSettings,
     policies: PolicyCache,
+}
+
+/// A decided request: its policy over every route, and whether this route is denied.
+struct Decision {
+    response: AuthorizerResponse,
+    denial: Option<Denial>,
 }
 
 impl Authorizer {
@@ -53,10 +82,20 @@ impl Authorizer {
             Some(rules) => RuleSet::compile(rules)?,
             None => RuleSet::allow_all(),
         };
+        let request = config.request.validate()?;
+        if request.simple_responses && config.rules.as_ref().is_some_and(|r| !r.routes.is_empty()) {
+            tracing::warn!(
+                event = "config_warning",
+                setting = "request.simple_responses",
+                message = "a simple response cannot be route-specific while API Gateway caches it: turn authorizer \
+                           caching off, or add the route ($context.routeKey) to the identity sources"
+            );
+        }
         Ok(Authorizer {
             verifier,
             rules,
             context_claims: config.context_claims.clone(),
+            request,
             policies: PolicyCache::default(),
         })
     }
@@ -65,27 +104,58 @@ impl Authorizer {
     pub async fn token_event(&self, event: &TokenEvent) -> Result<AuthorizerResponse, AuthError> {
         let started = Instant::now();
         let mut log = DecisionLog::default();
-        let result = self.decide_token(event, &mut log).await;
-        let (status, reason) = match &result {
-            Ok((_, None)) => (Status::Allowed, "allowed"),
-            Ok((_, Some(denial))) => (Status::Forbidden, denial.code()),
-            Err(error) => (error.status(), error.code()),
-        };
-        log.emit(status, reason, started.elapsed());
-        result.map(|(response, _)| response)
+        let result = async {
+            if event.kind != "TOKEN" {
+                return Err(Fault::BadEvent(format!("expected a TOKEN event, got type {:?}", event.kind)).into());
+            }
+            let token = bearer(event.authorization_token.as_deref().unwrap_or(""));
+            self.decide(&event.method_arn, token, &mut log).await
+        }
+        .await;
+        finish(result, &log, started).map(|decision| decision.response)
     }
 
-    async fn decide_token<'e>(
+    /// Answers a REQUEST authorizer event of any shape, and logs the decision.
+    pub async fn request_event(&self, event: Value) -> Result<RequestResponse, AuthError> {
+        let started = Instant::now();
+        let mut log = DecisionLog::default();
+        let request = match Request::from_event(event) {
+            Ok(request) => request,
+            Err(fault) => {
+                let error = AuthError::from(fault);
+                log.emit(error.status(), error.code(), started.elapsed());
+                return Err(error);
+            }
+        };
+        let simple = request.shape == Shape::HttpV2 && self.request.simple_responses;
+        let result = if request.is_preflight() && self.request.allow_cors_preflight {
+            self.preflight(&request.arn, &mut log)
+        } else {
+            let sources = match request.shape {
+                Shape::WebSocket => &self.request.websocket_identity_sources,
+                _ => &self.request.identity_sources,
+            };
+            self.decide(&request.arn, find_token(&request, sources), &mut log).await
+        };
+        finish(result, &log, started).map(|decision| match simple {
+            false => RequestResponse::Policy(decision.response),
+            true => {
+                let is_authorized = decision.denial.is_none();
+                let context = if is_authorized { decision.response.context } else { Map::new() };
+                RequestResponse::Simple(SimpleResponse { is_authorized, context })
+            }
+        })
+    }
+
+    async fn decide<'e>(
         &self,
-        event: &'e TokenEvent,
+        arn: &'e str,
+        token: Result<&str, Rejection>,
         log: &mut DecisionLog<'e>,
-    ) -> Result<(AuthorizerResponse, Option<Denial>), AuthError> {
-        if event.kind != "TOKEN" {
-            return Err(Fault::BadEvent(format!("expected a TOKEN event, got type {:?}", event.kind)).into());
-        }
-        let arn = MethodArn::parse(&event.method_arn).map_err(Fault::BadEvent)?;
+    ) -> Result<Decision, AuthError> {
+        let arn = MethodArn::parse(arn).map_err(Fault::BadEvent)?;
         log.route = arn.route;
-        let token = bearer(event.authorization_token.as_deref().unwrap_or(""))?;
+        let token = token?;
         log.token_fingerprint = Some(fingerprint(token));
         let verified = self.verifier.verify(token, unix_now()).await?;
         let verdicts = self.rules.evaluate(&verified);
@@ -96,8 +166,35 @@ impl Authorizer {
         log.principal = Some(verified.principal.clone());
         log.issuer = Some(verified.issuer.clone());
         log.kid = Some(verified.kid.clone());
-        Ok((AuthorizerResponse { principal_id: verified.principal, policy_document, context }, denial))
+        let response = AuthorizerResponse { principal_id: verified.principal, policy_document, context };
+        Ok(Decision { response, denial })
     }
+
+    /// A CORS preflight carries no credentials: it may call `OPTIONS` on this stage, and nothing else.
+    fn preflight<'e>(&self, arn: &'e str, log: &mut DecisionLog<'e>) -> Result<Decision, AuthError> {
+        let arn = MethodArn::parse(arn).map_err(Fault::BadEvent)?;
+        log.route = arn.route;
+        log.principal = Some(PREFLIGHT_PRINCIPAL.to_owned());
+        let grants = Grants { allow: vec!["OPTIONS/*"], ..Grants::default() };
+        let policy = CachedPolicy::from(PolicyDocument::build(arn.stage_prefix, &grants));
+        let response = AuthorizerResponse {
+            principal_id: PREFLIGHT_PRINCIPAL.to_owned(),
+            policy_document: Arc::new(policy),
+            context: Map::new(),
+        };
+        Ok(Decision { response, denial: None })
+    }
+}
+
+/// Logs the decision's one line and hands the result on.
+fn finish(result: Result<Decision, AuthError>, log: &DecisionLog, started: Instant) -> Result<Decision, AuthError> {
+    let (status, reason) = match &result {
+        Ok(Decision { denial: None, .. }) => (Status::Allowed, "allowed"),
+        Ok(Decision { denial: Some(denial), .. }) => (Status::Forbidden, denial.code()),
+        Err(error) => (error.status(), error.code()),
+    };
+    log.emit(status, reason, started.elapsed());
+    result
 }
 
 fn unix_now() -> i64 {

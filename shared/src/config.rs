@@ -7,6 +7,7 @@
 //! weaker check (no issuer, audience or client list is ever "any").
 
 use crate::alg::Algorithm;
+use crate::request::IdentitySource;
 use crate::rules::RulesConfig;
 use reqwest::Url;
 use serde::Deserialize;
@@ -47,6 +48,59 @@ pub struct Config {
     #[serde(default)]
     pub jwks: JwksConfig,
     pub rules: Option<RulesConfig>,
+    /// REQUEST authorizer settings (ignored by the TOKEN authorizer).
+    #[serde(default)]
+    pub request: RequestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestConfig {
+    /// Where to look for the token, in order: `header:NAME`, `query:NAME`, `cookie:NAME`.
+    pub identity_sources: Vec<String>,
+    /// The same for WebSocket `$connect`, whose clients often cannot set headers.
+    pub websocket_identity_sources: Vec<String>,
+    /// HTTP API payload 2.0: answer `{isAuthorized, context}` instead of an IAM policy.
+    pub simple_responses: bool,
+    /// Let `OPTIONS` (CORS preflight) through without a token.
+    pub allow_cors_preflight: bool,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        RequestConfig {
+            identity_sources: vec!["header:Authorization".into()],
+            websocket_identity_sources: vec!["query:token".into(), "header:Authorization".into()],
+            simple_responses: false,
+            allow_cors_preflight: false,
+        }
+    }
+}
+
+/// The validated REQUEST settings.
+#[derive(Debug, Clone)]
+pub struct RequestSettings {
+    pub identity_sources: Vec<IdentitySource>,
+    pub websocket_identity_sources: Vec<IdentitySource>,
+    pub simple_responses: bool,
+    pub allow_cors_preflight: bool,
+}
+
+impl RequestConfig {
+    pub fn validate(&self) -> Result<RequestSettings, ConfigError> {
+        let sources = |list: &[String], name: &str| -> Result<Vec<IdentitySource>, ConfigError> {
+            if list.is_empty() {
+                return Err(ConfigError::new(format!("request.{name}"), "at least one identity source is required"));
+            }
+            list.iter().enumerate().map(|(i, s)| IdentitySource::parse(s, &format!("request.{name}[{i}]"))).collect()
+        };
+        Ok(RequestSettings {
+            identity_sources: sources(&self.identity_sources, "identity_sources")?,
+            websocket_identity_sources: sources(&self.websocket_identity_sources, "websocket_identity_sources")?,
+            simple_responses: self.simple_responses,
+            allow_cors_preflight: self.allow_cors_preflight,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,6 +297,7 @@ impl Config {
             groups_claim: default_groups_claim(),
             jwks: JwksConfig::default(),
             rules: None,
+            request: RequestConfig::default(),
         })
     }
 

@@ -18,11 +18,12 @@ pub mod jws;
 pub mod log;
 pub mod outcome;
 pub mod policy;
+pub mod request;
 pub mod rules;
 pub mod token;
 pub mod verify;
 
-pub use authorize::{Authorizer, AuthorizerResponse};
+pub use authorize::{Authorizer, AuthorizerResponse, RequestResponse, SimpleResponse};
 pub use config::{Config, ConfigError};
 pub use outcome::{AuthError, Status};
 pub use token::TokenEvent;

@@ -92,6 +92,14 @@ impl AuthError {
         }
     }
 
+    /// The Lambda error type: informative only, API Gateway reads the message.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            AuthError::Rejected(_) => "Unauthorized",
+            AuthError::Failed(_) => "AuthorizerError",
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::Rejected(r) => r.code(),

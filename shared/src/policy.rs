@@ -158,6 +158,13 @@ pub struct CachedPolicy {
     json: Box<RawValue>,
 }
 
+impl From<PolicyDocument> for CachedPolicy {
+    fn from(document: PolicyDocument) -> Self {
+        let json = serde_json::value::to_raw_value(&document).expect("a policy document always serializes");
+        CachedPolicy { document, json }
+    }
+}
+
 impl Deref for CachedPolicy {
     type Target = PolicyDocument;
     fn deref(&self) -> &PolicyDocument {
@@ -189,9 +196,7 @@ impl PolicyCache {
         if let Some((_, _, policy)) = self.lock().iter().find(same) {
             return policy.clone();
         }
-        let document = PolicyDocument::build(stage_prefix, &verdicts.grants());
-        let json = serde_json::value::to_raw_value(&document).expect("a policy document always serializes");
-        let policy = Arc::new(CachedPolicy { document, json });
+        let policy = Arc::new(CachedPolicy::from(PolicyDocument::build(stage_prefix, &verdicts.grants())));
         let mut entries = self.lock();
         if entries.len() == Self::CAPACITY {
             entries.pop_front();

@@ -233,8 +233,16 @@ fn claim_satisfies(actual: Option<&Value>, expected: &Value) -> bool {
     }
 }
 
-/// `GET /items/{id}` → `["GET/items/*"]`; `ANY /x` → one resource per verb.
+/// `GET /items/{id}` → `["GET/items/*"]`; `ANY /x` → one resource per verb; a WebSocket route key such as
+/// `$connect` names itself.
 pub fn route_resources(pattern: &str) -> Result<Vec<String>, String> {
+    let pattern = pattern.trim();
+    if let Some(key) = pattern.strip_prefix('$') {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!("bad WebSocket route key {pattern:?}"));
+        }
+        return Ok(vec![pattern.to_owned()]);
+    }
     let (method, path) = pattern.trim().split_once(' ').ok_or("expected \"METHOD /path\", e.g. \"GET /items/{id}\"")?;
     let path = path.trim();
     let verbs: Vec<&str> = match method {
@@ -285,6 +293,8 @@ mod tests {
         assert_eq!(route_resources("GET /files/{path+}").unwrap(), ["GET/files/*"]);
         assert_eq!(route_resources("GET /v1/*/status").unwrap(), ["GET/v1/*/status"]);
         assert_eq!(route_resources("ANY /admin/{proxy+}").unwrap().len(), 7);
+        assert_eq!(route_resources("$connect").unwrap(), ["$connect"]);
+        assert!(route_resources("$con*").is_err());
         assert!(route_resources("* /x").unwrap().iter().all(|r| !r.starts_with('*')));
     }
 

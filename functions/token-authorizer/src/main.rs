@@ -1,6 +1,6 @@
 //! REST API TOKEN authorizer: parses the event, lets the shared crate decide, shapes the answer.
 
-use authorizer::{AuthError, Authorizer, AuthorizerResponse, TokenEvent};
+use authorizer::{Authorizer, AuthorizerResponse, TokenEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,14 +13,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(authorizer: &Authorizer, event: LambdaEvent<TokenEvent>) -> Result<AuthorizerResponse, Diagnostic> {
-    authorizer.token_event(&event.payload).await.map_err(diagnostic)
-}
-
-/// API Gateway answers 401 for an error whose message is exactly `Unauthorized`, and 500 for any other.
-fn diagnostic(error: AuthError) -> Diagnostic {
-    let error_type = match error {
-        AuthError::Rejected(_) => "Unauthorized",
-        AuthError::Failed(_) => "AuthorizerError",
-    };
-    Diagnostic { error_type: error_type.into(), error_message: error.message() }
+    // API Gateway answers 401 for an error whose message is exactly `Unauthorized`, 500 for any other.
+    authorizer
+        .token_event(&event.payload)
+        .await
+        .map_err(|e| Diagnostic { error_type: e.error_type().into(), error_message: e.message() })
 }
