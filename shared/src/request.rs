@@ -333,7 +333,7 @@ mod tests {
         let mut twice = event("v2");
         twice["rawQueryString"] = json!("access_token=one&access_token=two");
         let twice = Request::from_event(twice).unwrap();
-        assert_eq!(find_token(&twice, &[query.clone()]), Err(Rejection::Malformed("ambiguous_token")));
+        assert_eq!(find_token(&twice, std::slice::from_ref(&query)), Err(Rejection::Malformed("ambiguous_token")));
         let mut same = event("v2");
         same["rawQueryString"] = json!("access_token=one&access_token=one");
         assert_eq!(
