@@ -4,7 +4,7 @@
 //! Run: `cargo bench -p authorizer --bench warm_path`. The decision includes formatting its JSON log line
 //! (written to a sink, as stdout is not what is measured).
 
-use authorizer::{Authorizer, Config, TokenEvent};
+use authorizer::{Authorizer, Config, RequestEvent, TokenEvent};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
@@ -119,5 +119,49 @@ fn warm_path(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, warm_path);
+/// REQUEST events from the project's samples, with the token and method ARN replaced.
+fn request_event(sample: &str, token: &str) -> Vec<u8> {
+    let mut event: serde_json::Value = serde_json::from_str(sample).unwrap();
+    let bearer = format!("Bearer {token}");
+    match event["version"].as_str() {
+        Some("2.0") => {
+            event["routeArn"] = json!(METHOD_ARN);
+            event["headers"]["authorization"] = json!(bearer);
+        }
+        _ => {
+            event["methodArn"] = json!(METHOD_ARN);
+            event["headers"]["Authorization"] = json!(bearer);
+            event["multiValueHeaders"]["Authorization"] = json!([bearer]);
+        }
+    }
+    serde_json::to_vec(&event).unwrap()
+}
+
+fn request_shapes(c: &mut Criterion) {
+    let keys = Keys {
+        rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+        ec: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
+    };
+    let authorizer = authorizer(&keys);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let token = keys.token("RS256");
+    let samples = [
+        ("REST REQUEST", include_str!("../../events/request-rest.json")),
+        ("HTTP API 2.0", include_str!("../../events/request-http-v2.json")),
+    ];
+    for (shape, sample) in samples {
+        let event = request_event(sample, &token);
+        let response = runtime.block_on(authorizer.request_event(serde_json::from_slice(&event).unwrap())).unwrap();
+        assert!(serde_json::to_string(&response).unwrap().contains("\"Allow\""), "the bench must measure an Allow");
+        c.bench_function(&format!("{shape} decision, RS256: event JSON in, response JSON out"), |b| {
+            b.iter(|| {
+                let event: RequestEvent = serde_json::from_slice(black_box(&event)).unwrap();
+                let response = runtime.block_on(authorizer.request_event(event)).unwrap();
+                serde_json::to_vec(&response).unwrap()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, warm_path, request_shapes);
 criterion_main!(benches);

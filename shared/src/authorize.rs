@@ -11,7 +11,7 @@ use crate::context;
 use crate::log::{DecisionLog, fingerprint};
 use crate::outcome::{AuthError, Denial, Fault, Rejection, Status};
 use crate::policy::{CachedPolicy, PolicyCache, PolicyDocument};
-use crate::request::{Request, Shape, find_token};
+use crate::request::{Request, RequestEvent, Shape, find_token};
 use crate::rules::{Grants, RuleSet};
 use crate::token::{TokenEvent, bearer};
 use crate::verify::{ClaimNames, Verifier};
@@ -116,7 +116,7 @@ impl Authorizer {
     }
 
     /// Answers a REQUEST authorizer event of any shape, and logs the decision.
-    pub async fn request_event(&self, event: Value) -> Result<RequestResponse, AuthError> {
+    pub async fn request_event(&self, event: RequestEvent) -> Result<RequestResponse, AuthError> {
         let started = Instant::now();
         let mut log = DecisionLog::default();
         let request = match Request::from_event(event) {

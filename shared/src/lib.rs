@@ -26,4 +26,5 @@ pub mod verify;
 pub use authorize::{Authorizer, AuthorizerResponse, RequestResponse, SimpleResponse};
 pub use config::{Config, ConfigError};
 pub use outcome::{AuthError, Status};
+pub use request::RequestEvent;
 pub use token::TokenEvent;

@@ -34,10 +34,11 @@ pub struct Request {
     pub cookies: Vec<(String, String)>,
 }
 
-/// The raw event: every field any shape may carry, all optional, so that detection can say what is missing.
-#[derive(Debug, Deserialize)]
+/// A REQUEST event as it arrives: every field any shape may carry, all optional, so that detection can say
+/// what is missing. Read it with serde, then into a [`Request`].
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawEvent {
+pub struct RequestEvent {
     #[serde(rename = "type")]
     kind: Option<String>,
     version: Option<String>,
@@ -53,22 +54,21 @@ struct RawEvent {
     request_context: Option<RawContext>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawContext {
     event_type: Option<String>,
     http: Option<RawHttp>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct RawHttp {
     method: Option<String>,
 }
 
 impl Request {
     /// Reads any REQUEST event; an unknown or incomplete shape is a fault (500), never a decision.
-    pub fn from_event(event: serde_json::Value) -> Result<Request, Fault> {
-        let raw: RawEvent = serde_json::from_value(event).map_err(|e| bad(format!("not a REQUEST event: {e}")))?;
+    pub fn from_event(raw: RequestEvent) -> Result<Request, Fault> {
         if raw.kind.as_deref() != Some("REQUEST") {
             return Err(bad(format!("expected type REQUEST, got {:?}", raw.kind.as_deref().unwrap_or(""))));
         }
@@ -235,6 +235,11 @@ mod tests {
         serde_json::from_str(text).unwrap()
     }
 
+    fn from_value(event: Value) -> Result<Request, Fault> {
+        let raw: RequestEvent = serde_json::from_value(event).map_err(|e| Fault::BadEvent(e.to_string()))?;
+        Request::from_event(raw)
+    }
+
     fn header(name: &str) -> IdentitySource {
         IdentitySource::Header(name.into())
     }
@@ -249,14 +254,14 @@ mod tests {
             ("mtls", Shape::Rest),
         ];
         for (name, shape) in cases {
-            let request = Request::from_event(event(name)).unwrap();
+            let request = from_value(event(name)).unwrap();
             assert_eq!(request.shape, shape, "{name}");
             assert!(request.arn.starts_with("arn:aws:execute-api:"), "{name}");
         }
-        let ws = Request::from_event(event("ws")).unwrap();
+        let ws = from_value(event("ws")).unwrap();
         assert_eq!(ws.http_method, None);
         assert!(ws.arn.ends_with("/$connect"));
-        assert_eq!(Request::from_event(event("v2")).unwrap().http_method.as_deref(), Some("GET"));
+        assert_eq!(from_value(event("v2")).unwrap().http_method.as_deref(), Some("GET"));
     }
 
     #[test]
@@ -273,13 +278,13 @@ mod tests {
             no_arn,
             token_type,
         ] {
-            assert!(matches!(Request::from_event(bad.clone()), Err(Fault::BadEvent(_))), "{bad}");
+            assert!(matches!(from_value(bad.clone()), Err(Fault::BadEvent(_))), "{bad}");
         }
     }
 
     #[test]
     fn header_names_match_in_any_case() {
-        let request = Request::from_event(event("rest")).unwrap();
+        let request = from_value(event("rest")).unwrap();
         for name in ["authorization", "AUTHORIZATION", "Authorization"] {
             assert!(find_token(&request, &[header(name)]).unwrap().starts_with("eyJ"), "{name}");
         }
@@ -288,7 +293,7 @@ mod tests {
 
     #[test]
     fn repeated_query_keys_are_kept_apart() {
-        let v2 = Request::from_event(event("v2")).unwrap();
+        let v2 = from_value(event("v2")).unwrap();
         assert_eq!(
             v2.query_values("tag").collect::<Vec<_>>(),
             ["a", "b"],
@@ -296,22 +301,22 @@ mod tests {
         );
         let mut rest = event("rest");
         rest["multiValueQueryStringParameters"] = json!({"token": ["x", "y"], "q": ["a%20b"]});
-        let rest = Request::from_event(rest).unwrap();
+        let rest = from_value(rest).unwrap();
         assert_eq!(rest.query_values("token").collect::<Vec<_>>(), ["x", "y"]);
         let mut encoded = event("v2");
         encoded["rawQueryString"] = json!("token=a%2Eb%2Ec&x=1+2");
-        let encoded = Request::from_event(encoded).unwrap();
+        let encoded = from_value(encoded).unwrap();
         assert_eq!(encoded.query_values("token").next(), Some("a.b.c"));
         assert_eq!(encoded.query_values("x").next(), Some("1 2"));
     }
 
     #[test]
     fn cookies_come_from_the_cookies_array_or_the_cookie_header() {
-        let v2 = Request::from_event(event("v2")).unwrap();
+        let v2 = from_value(event("v2")).unwrap();
         assert_eq!(v2.cookie_values("session").collect::<Vec<_>>(), ["abc"]);
         let mut rest = event("rest");
         rest["multiValueHeaders"]["Cookie"] = json!(["a=1; id_token=\"t.o.k\"", "junk; b = 2 ;=x"]);
-        let rest = Request::from_event(rest).unwrap();
+        let rest = from_value(rest).unwrap();
         assert_eq!(rest.cookie_values("id_token").collect::<Vec<_>>(), ["t.o.k"]);
         assert_eq!(rest.cookie_values("b").collect::<Vec<_>>(), ["2"]);
         assert_eq!(rest.cookies.len(), 3, "pairs without a name or '=' are not cookies");
@@ -323,7 +328,7 @@ mod tests {
         v2["headers"].as_object_mut().unwrap().remove("authorization");
         v2["rawQueryString"] = json!("access_token=q.q.q");
         v2["cookies"] = json!(["id_token=c.c.c"]);
-        let request = Request::from_event(v2).unwrap();
+        let request = from_value(v2).unwrap();
         let query = IdentitySource::Query("access_token".into());
         let cookie = IdentitySource::Cookie("id_token".into());
         assert_eq!(find_token(&request, &[header("Authorization"), query.clone(), cookie.clone()]), Ok("q.q.q"));
@@ -332,12 +337,12 @@ mod tests {
 
         let mut twice = event("v2");
         twice["rawQueryString"] = json!("access_token=one&access_token=two");
-        let twice = Request::from_event(twice).unwrap();
+        let twice = from_value(twice).unwrap();
         assert_eq!(find_token(&twice, std::slice::from_ref(&query)), Err(Rejection::Malformed("ambiguous_token")));
         let mut same = event("v2");
         same["rawQueryString"] = json!("access_token=one&access_token=one");
         assert_eq!(
-            find_token(&Request::from_event(same).unwrap(), &[query]),
+            find_token(&from_value(same).unwrap(), &[query]),
             Ok("one"),
             "a repeated identical value is one value"
         );

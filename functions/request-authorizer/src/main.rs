@@ -1,9 +1,8 @@
 //! REQUEST authorizer for REST APIs, HTTP APIs (payload 1.0 and 2.0) and WebSocket `$connect`: parses the
 //! event, lets the shared crate decide, shapes the answer.
 
-use authorizer::{Authorizer, RequestResponse};
+use authorizer::{Authorizer, RequestEvent, RequestResponse};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -11,10 +10,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
     let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
     let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(authorizer, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<RequestEvent>| handle(authorizer, event))).await
 }
 
-async fn handle(authorizer: &Authorizer, event: LambdaEvent<Value>) -> Result<RequestResponse, Diagnostic> {
+async fn handle(authorizer: &Authorizer, event: LambdaEvent<RequestEvent>) -> Result<RequestResponse, Diagnostic> {
     // API Gateway answers 401 for an error whose message is exactly `Unauthorized`, 500 for any other.
     authorizer
         .request_event(event.payload)
