@@ -8,6 +8,7 @@
 pub mod alg;
 pub mod arn;
 pub mod authorize;
+pub mod cidr;
 pub mod config;
 pub mod context;
 pub mod fetch;

@@ -9,6 +9,7 @@ use crate::config::ConfigError;
 use crate::outcome::{Fault, Rejection};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// Which kind of API sent the event, and so which answer it expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,20 @@ pub struct Request {
     /// Query parameters in order; a repeated key keeps every value.
     pub query: Vec<(String, String)>,
     pub cookies: Vec<(String, String)>,
+    /// The caller's address as API Gateway saw it.
+    pub source_ip: Option<IpAddr>,
+    /// The client certificate of a mutual-TLS API, as API Gateway verified it.
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate from `requestContext` (REST, HTTP 1.0: `identity.clientCert`; HTTP 2.0:
+/// `authentication.clientCert`). API Gateway has already checked it against the domain's trust store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub subject_dn: String,
+    pub issuer_dn: String,
+    /// SHA-256 of the certificate's DER, lower-case hex, when the PEM could be read.
+    pub sha256: Option<String>,
 }
 
 /// A REQUEST event as it arrives: every field any shape may carry, all optional, so that detection can say
@@ -59,11 +74,32 @@ pub struct RequestEvent {
 struct RawContext {
     event_type: Option<String>,
     http: Option<RawHttp>,
+    identity: Option<RawIdentity>,
+    authentication: Option<RawIdentity>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawHttp {
     method: Option<String>,
+    source_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawIdentity {
+    source_ip: Option<String>,
+    client_cert: Option<RawClientCert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawClientCert {
+    client_cert_pem: Option<String>,
+    #[serde(rename = "subjectDN")]
+    subject_dn: Option<String>,
+    #[serde(rename = "issuerDN")]
+    issuer_dn: Option<String>,
 }
 
 impl Request {
@@ -101,7 +137,19 @@ impl Request {
             }
             _ => pairs(raw.multi_value_query_string_parameters, raw.query_string_parameters),
         };
-        let mut request = Request { shape, arn, http_method, headers, query, cookies: vec![] };
+        let context = raw.request_context.as_ref();
+        let source_ip = match shape {
+            Shape::HttpV2 => context.and_then(|c| c.http.as_ref()).and_then(|h| h.source_ip.as_deref()),
+            _ => context.and_then(|c| c.identity.as_ref()).and_then(|i| i.source_ip.as_deref()),
+        }
+        .and_then(|ip| ip.parse().ok());
+        let client_cert = match shape {
+            Shape::HttpV2 => context.and_then(|c| c.authentication.as_ref()),
+            _ => context.and_then(|c| c.identity.as_ref()),
+        }
+        .and_then(|i| i.client_cert.as_ref())
+        .map(ClientCert::from_raw);
+        let mut request = Request { shape, arn, http_method, headers, query, cookies: vec![], source_ip, client_cert };
         request.cookies = match raw.cookies {
             Some(list) => list.iter().flat_map(|c| parse_cookies(c)).collect(),
             None => request.header_values("cookie").flat_map(parse_cookies).collect(),
@@ -126,6 +174,25 @@ impl Request {
     pub fn is_preflight(&self) -> bool {
         self.http_method.as_deref() == Some("OPTIONS")
     }
+}
+
+impl ClientCert {
+    fn from_raw(raw: &RawClientCert) -> ClientCert {
+        ClientCert {
+            subject_dn: raw.subject_dn.clone().unwrap_or_default(),
+            issuer_dn: raw.issuer_dn.clone().unwrap_or_default(),
+            sha256: raw.client_cert_pem.as_deref().and_then(pem_sha256),
+        }
+    }
+}
+
+/// SHA-256 of the DER inside a PEM certificate, lower-case hex (the usual certificate fingerprint).
+fn pem_sha256(pem: &str) -> Option<String> {
+    use base64::Engine as _;
+    let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+    Some(hash.as_ref().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn bad(message: String) -> Fault {
@@ -262,6 +329,26 @@ mod tests {
         assert_eq!(ws.http_method, None);
         assert!(ws.arn.ends_with("/$connect"));
         assert_eq!(from_value(event("v2")).unwrap().http_method.as_deref(), Some("GET"));
+    }
+
+    #[test]
+    fn source_address_and_client_certificate_come_from_each_shape() {
+        let expected: IpAddr = "203.0.113.10".parse().unwrap();
+        for name in ["rest", "v1", "v2", "ws"] {
+            assert_eq!(from_value(event(name)).unwrap().source_ip, Some(expected), "{name}");
+        }
+        let mtls = from_value(event("mtls")).unwrap();
+        let cert = mtls.client_cert.unwrap();
+        assert_eq!(cert.subject_dn, "CN=partner-client,O=Example Partner,C=GB");
+        assert_eq!(cert.issuer_dn, "CN=partner-client,O=Example Partner,C=GB", "self-signed");
+        // As `openssl x509 -noout -fingerprint -sha256` prints it for the sample certificate.
+        assert_eq!(cert.sha256.as_deref(), Some("1b03a10390b4bc23c4110377b69e55808c286b5a57c81e54d3b373e581fa1fe9"));
+        assert_eq!(from_value(event("rest")).unwrap().client_cert, None);
+        let mut v2 = event("v2");
+        v2["requestContext"]["authentication"] =
+            json!({"clientCert": {"subjectDN": "CN=a", "issuerDN": "CN=b", "clientCertPem": "not pem"}});
+        let cert = from_value(v2).unwrap().client_cert.unwrap();
+        assert_eq!((cert.subject_dn.as_str(), cert.sha256), ("CN=a", None), "an unreadable PEM has no fingerprint");
     }
 
     #[test]
