@@ -83,6 +83,14 @@ impl Authorizer {
             None => RuleSet::allow_all(),
         };
         let request = config.request.validate()?;
+        if rules.depends_on_request() {
+            tracing::warn!(
+                event = "config_warning",
+                setting = "rules",
+                message = "answers depend on the source address, headers or client certificate: turn authorizer caching \
+                           off, or add those ($context.identity.sourceIp, the headers) to the identity sources"
+            );
+        }
         if request.simple_responses && config.rules.as_ref().is_some_and(|r| !r.routes.is_empty()) {
             tracing::warn!(
                 event = "config_warning",
@@ -109,7 +117,7 @@ impl Authorizer {
                 return Err(Fault::BadEvent(format!("expected a TOKEN event, got type {:?}", event.kind)).into());
             }
             let token = bearer(event.authorization_token.as_deref().unwrap_or(""));
-            self.decide(&event.method_arn, token, &mut log).await
+            self.decide(&event.method_arn, token, None, &mut log).await
         }
         .await;
         finish(result, &log, started).map(|decision| decision.response)
@@ -135,7 +143,7 @@ impl Authorizer {
                 Shape::WebSocket => &self.request.websocket_identity_sources,
                 _ => &self.request.identity_sources,
             };
-            self.decide(&request.arn, find_token(&request, sources), &mut log).await
+            self.decide(&request.arn, find_token(&request, sources), Some(&request), &mut log).await
         };
         finish(result, &log, started).map(|decision| match simple {
             false => RequestResponse::Policy(decision.response),
@@ -151,6 +159,7 @@ impl Authorizer {
         &self,
         arn: &'e str,
         token: Result<&str, Rejection>,
+        request: Option<&Request>,
         log: &mut DecisionLog<'e>,
     ) -> Result<Decision, AuthError> {
         let arn = MethodArn::parse(arn).map_err(Fault::BadEvent)?;
@@ -158,7 +167,7 @@ impl Authorizer {
         let token = token?;
         log.token_fingerprint = Some(fingerprint(token));
         let verified = self.verifier.verify(token, unix_now()).await?;
-        let verdicts = self.rules.evaluate(&verified);
+        let verdicts = self.rules.evaluate(&verified, request);
         let denial = verdicts.decide(arn.route).err();
         let policy_document = self.policies.get(arn.stage_prefix, &verdicts);
         let (context, dropped) = context::from_claims(&verified.claims, &self.context_claims);

@@ -46,6 +46,11 @@ pub enum Requirement {
     AnyGroup,
     AllGroups,
     Claim(String),
+    /// A path parameter bound to a claim that the caller lacks (or that cannot stand in a path).
+    PathClaim(String),
+    SourceIp,
+    Header(String),
+    ClientCert,
 }
 
 /// Why no decision could be made. Maps to an error other than `Unauthorized` (500).
@@ -157,6 +162,10 @@ impl Denial {
             Denial::Unmet { requirement: Requirement::AnyGroup, .. } => "missing_group",
             Denial::Unmet { requirement: Requirement::AllGroups, .. } => "missing_groups",
             Denial::Unmet { requirement: Requirement::Claim(_), .. } => "claim_mismatch",
+            Denial::Unmet { requirement: Requirement::PathClaim(_), .. } => "path_claim_mismatch",
+            Denial::Unmet { requirement: Requirement::SourceIp, .. } => "source_ip",
+            Denial::Unmet { requirement: Requirement::Header(_), .. } => "missing_header",
+            Denial::Unmet { requirement: Requirement::ClientCert, .. } => "client_cert",
         }
     }
 }

@@ -6,7 +6,7 @@
 //! a route the rules refuse.
 
 use crate::glob;
-use crate::rules::{Grants, Verdicts};
+use crate::rules::{Grants, VerdictKey, Verdicts};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use std::collections::VecDeque;
@@ -178,21 +178,22 @@ impl Serialize for CachedPolicy {
     }
 }
 
-/// A policy depends only on the stage prefix and on which rules the caller meets, so a warm function builds
-/// and serializes each distinct one once. Bounded: the oldest entry goes first.
+/// A policy depends only on the stage prefix, on which rules the caller meets and on the claim values bound
+/// into routes, so a warm function builds and serializes each distinct one once. Bounded: the oldest entry
+/// goes first.
 #[derive(Debug, Default)]
 pub struct PolicyCache {
     entries: Mutex<VecDeque<CacheEntry>>,
 }
 
-/// The stage prefix, whether the caller meets each rule, and the policy those give.
-type CacheEntry = (String, Vec<bool>, Arc<CachedPolicy>);
+/// The stage prefix, what the grants depend on, and the policy those give.
+type CacheEntry = (String, VerdictKey, Arc<CachedPolicy>);
 
 impl PolicyCache {
     pub const CAPACITY: usize = 64;
 
     pub fn get(&self, stage_prefix: &str, verdicts: &Verdicts) -> Arc<CachedPolicy> {
-        let same = |(prefix, met, _): &&CacheEntry| prefix == stage_prefix && met.iter().copied().eq(verdicts.met());
+        let same = |(prefix, key, _): &&CacheEntry| prefix == stage_prefix && verdicts.has_key(key);
         if let Some((_, _, policy)) = self.lock().iter().find(same) {
             return policy.clone();
         }
@@ -201,7 +202,7 @@ impl PolicyCache {
         if entries.len() == Self::CAPACITY {
             entries.pop_front();
         }
-        entries.push_back((stage_prefix.to_owned(), verdicts.met().collect(), policy.clone()));
+        entries.push_back((stage_prefix.to_owned(), verdicts.key(), policy.clone()));
         policy
     }
 
@@ -272,7 +273,7 @@ mod tests {
         let member = crate::verify::tests::token_with_groups(&["g"]);
         let outsider = crate::verify::tests::token_with_groups(&[]);
         let cache = PolicyCache::default();
-        let (member, outsider) = (rules.evaluate(&member), rules.evaluate(&outsider));
+        let (member, outsider) = (rules.evaluate(&member, None), rules.evaluate(&outsider, None));
         let first = cache.get(PREFIX, &member);
         assert!(Arc::ptr_eq(&first, &cache.get(PREFIX, &member)));
         assert_eq!(first.evaluate(Action::Invoke, &arn("GET/a")), Evaluation::Allow);

@@ -4,7 +4,9 @@
 
 use authorizer::alg::Algorithm;
 use authorizer::arn::MethodArn;
-use authorizer::policy::{Action, Evaluation, PolicyDocument};
+use authorizer::outcome::{Denial, Requirement};
+use authorizer::policy::{Action, Effect, Evaluation, PolicyDocument};
+use authorizer::request::{ClientCert, Request, Shape};
 use authorizer::rules::{RuleSet, RulesConfig, VERBS};
 use authorizer::verify::VerifiedToken;
 use serde_json::{Map, Value, json};
@@ -118,7 +120,7 @@ fn the_emitted_policy_answers_as_the_rules_do_for_every_route() {
         let config: RulesConfig = toml::from_str(text).unwrap();
         let rules = RuleSet::compile(&config).unwrap();
         for (who, token) in callers().iter().enumerate() {
-            let verdicts = rules.evaluate(token);
+            let verdicts = rules.evaluate(token, None);
             let policy = PolicyDocument::build(PREFIX, &verdicts.grants());
             for route in routes() {
                 let arn = format!("{PREFIX}{route}");
@@ -138,12 +140,12 @@ fn invalidate_cache_is_granted_only_where_rules_grant_it() {
     let config: RulesConfig = toml::from_str(RULE_SETS[0]).unwrap();
     let rules = RuleSet::compile(&config).unwrap();
     let admin = &callers()[2];
-    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(admin).grants());
+    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(admin, None).grants());
     let at = |route: &str| policy.evaluate(Action::InvalidateCache, &format!("{PREFIX}{route}"));
     assert_eq!(at("GET/admin/users"), Evaluation::Allow);
     assert_eq!(at("GET/items/1"), Evaluation::ImplicitDeny);
     let reader = &callers()[1];
-    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(reader).grants());
+    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(reader, None).grants());
     assert_eq!(policy.evaluate(Action::InvalidateCache, &format!("{PREFIX}GET/admin/users")), Evaluation::ExplicitDeny);
 }
 
@@ -152,7 +154,7 @@ fn a_caller_who_meets_no_rule_gets_one_explicit_deny_for_the_whole_stage() {
     let config: RulesConfig = toml::from_str(RULE_SETS[1]).unwrap();
     let rules = RuleSet::compile(&config).unwrap();
     let nobody = &callers()[0];
-    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(nobody).grants());
+    let policy = PolicyDocument::build(PREFIX, &rules.evaluate(nobody, None).grants());
     assert_eq!(policy.statements.len(), 1);
     assert_eq!(policy.evaluate(Action::Invoke, &format!("{PREFIX}GET/anything")), Evaluation::ExplicitDeny);
 }
@@ -164,11 +166,149 @@ fn emitted_resources_stay_within_api_gateway_limits() {
     let rules = RuleSet::compile(&config).unwrap();
     let longest_prefix =
         format!("arn:aws-iso-b:execute-api:us-isob-east-1:123456789012:{}/{}/", "a".repeat(64), "s".repeat(128));
-    let policy = PolicyDocument::build(&longest_prefix, &rules.evaluate(&callers()[0]).grants());
+    let policy = PolicyDocument::build(&longest_prefix, &rules.evaluate(&callers()[0], None).grants());
     for statement in &policy.statements {
         let json = serde_json::to_value(statement).unwrap();
         for resource in json["Resource"].as_array().unwrap() {
             assert!(resource.as_str().unwrap().len() <= 512, "{resource}");
         }
+    }
+}
+
+/// Request-aware rules: tenant binding, source addresses, headers and client certificates.
+const REQUEST_RULES: &str = r#"
+[[route]]
+match = ["ANY /tenants/{tenantId}/{proxy+}", "GET /tenants/{tenantId}"]
+path_claims = { tenantId = "custom:tenant_id" }
+[[route]]
+match = ["GET /internal/*"]
+source_ips = ["10.0.0.0/8", "2001:db8::/32"]
+deny_source_ips = ["10.66.0.0/16"]
+[[route]]
+match = ["POST /uploads"]
+required_headers = ["x-upload-id"]
+[[route]]
+match = ["ANY /partner/{proxy+}"]
+client_cert = { subject = "CN=partner-client,O=Example Partner,C=GB", sha256 = "AB:CD" }
+"#;
+
+fn request(source_ip: &str, headers: &[(&str, &str)], cert_sha256: Option<&str>) -> Request {
+    Request {
+        shape: Shape::Rest,
+        arn: format!("{PREFIX}GET/"),
+        http_method: Some("GET".into()),
+        headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        query: vec![],
+        cookies: vec![],
+        source_ip: source_ip.parse().ok(),
+        client_cert: cert_sha256.map(|sha| ClientCert {
+            subject_dn: "CN=partner-client,O=Example Partner,C=GB".into(),
+            issuer_dn: "CN=Example Partner CA".into(),
+            sha256: Some(sha.into()),
+        }),
+    }
+}
+
+#[test]
+fn request_aware_policies_answer_as_the_rules_do_for_every_route() {
+    let rules = RuleSet::compile(&toml::from_str(REQUEST_RULES).unwrap()).unwrap();
+    let tenants = [
+        json!({}),
+        json!({"custom:tenant_id": "acme"}),
+        json!({"custom:tenant_id": "glob*"}),
+        json!({"custom:tenant_id": 7}),
+    ];
+    let requests = [
+        request("10.1.2.3", &[("x-upload-id", "u1")], Some("abcd")),
+        request("10.66.0.9", &[("x-upload-id", " ")], Some("beef")),
+        request("2001:db8::7", &[], None),
+        request("not an address", &[], None),
+        request("203.0.113.10", &[("X-Upload-Id", "u2")], Some("abcd")),
+    ];
+    let paths = [
+        "tenants/acme",
+        "tenants/acme/orders/1",
+        "tenants/other/orders",
+        "tenants/glob*/x",
+        "internal/metrics",
+        "uploads",
+        "partner/orders",
+        "tenants",
+    ];
+    for claims in &tenants {
+        let token = caller(&[], &[], claims.clone());
+        for (r, request) in requests.iter().enumerate() {
+            let verdicts = rules.evaluate(&token, Some(request));
+            let policy = PolicyDocument::build(PREFIX, &verdicts.grants());
+            for route in VERBS.iter().flat_map(|verb| paths.iter().map(move |path| format!("{verb}/{path}"))) {
+                let rules_allow = verdicts.decide(&route).is_ok();
+                let policy_allow = policy.evaluate(Action::Invoke, &format!("{PREFIX}{route}")) == Evaluation::Allow;
+                assert_eq!(policy_allow, rules_allow, "claims {claims}, request {r}, route {route}");
+            }
+        }
+    }
+}
+
+#[test]
+fn tenant_binding_allows_only_the_callers_own_tenant() {
+    let rules = RuleSet::compile(&toml::from_str(REQUEST_RULES).unwrap()).unwrap();
+    let acme = caller(&[], &[], json!({"custom:tenant_id": "acme"}));
+    let verdicts = rules.evaluate(&acme, None);
+    assert!(verdicts.decide("GET/tenants/acme/orders").is_ok());
+    assert_eq!(verdicts.decide("GET/tenants/other/orders"), Err(Denial::NoMatchingRule));
+    let policy = PolicyDocument::build(PREFIX, &verdicts.grants());
+    let allowed: Vec<&str> = policy.resources(Effect::Allow).collect();
+    assert!(allowed.iter().all(|r| !r.contains("/tenants/*")), "no Allow may span tenants: {allowed:?}");
+    // A claim that could widen the resource (a wildcard) or is missing binds nothing and names every tenant, unmet.
+    for claims in [json!({"custom:tenant_id": "a*"}), json!({"custom:tenant_id": "a/b"}), json!({})] {
+        let verdicts = rules.evaluate(&caller(&[], &[], claims.clone()), None);
+        assert!(
+            matches!(
+                verdicts.decide("GET/tenants/acme"),
+                Err(Denial::Unmet { requirement: Requirement::PathClaim(_), .. })
+            ),
+            "{claims}"
+        );
+    }
+}
+
+#[test]
+fn token_events_never_meet_request_requirements() {
+    let rules = RuleSet::compile(&toml::from_str(REQUEST_RULES).unwrap()).unwrap();
+    let verdicts = rules.evaluate(&caller(&[], &[], json!({})), None);
+    for (route, requirement) in [
+        ("GET/internal/metrics", Requirement::SourceIp),
+        ("POST/uploads", Requirement::Header("x-upload-id".into())),
+        ("GET/partner/x", Requirement::ClientCert),
+    ] {
+        assert_eq!(verdicts.decide(route), Err(Denial::Unmet { rule: route_rule(route), requirement }), "{route}");
+    }
+    assert!(rules.depends_on_request());
+}
+
+fn route_rule(route: &str) -> usize {
+    match route {
+        "GET/internal/metrics" => 1,
+        "POST/uploads" => 2,
+        _ => 3,
+    }
+}
+
+#[test]
+fn request_rule_settings_are_checked() {
+    let cases = [
+        (
+            "[[route]]\nmatch = [\"GET /a/{x}\", \"GET /b\"]\npath_claims = { x = \"c\" }",
+            "rules.route[0].path_claims.x",
+        ),
+        ("unmatched = \"allow\"\n[[route]]\nmatch = [\"GET /a/{x}\"]\npath_claims = { x = \"c\" }", "rules.unmatched"),
+        ("[[route]]\nmatch = [\"GET /a\"]\nsource_ips = [\"10.0.0.1/8\"]", "rules.route[0].source_ips[0]"),
+        ("[[route]]\nmatch = [\"GET /a\"]\ndeny_source_ips = [\"nope\"]", "rules.route[0].deny_source_ips[0]"),
+        ("[[route]]\nmatch = [\"GET /a\"]\nrequired_headers = [\"\"]", "rules.route[0].required_headers"),
+        ("[[route]]\nmatch = [\"GET /a\"]\nclient_cert = {}", "rules.route[0].client_cert"),
+    ];
+    for (text, setting) in cases {
+        let error = RuleSet::compile(&toml::from_str(text).unwrap()).unwrap_err();
+        assert_eq!(error.setting, setting, "{text}");
     }
 }
