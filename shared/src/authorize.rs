@@ -28,6 +28,9 @@ pub struct AuthorizerResponse {
     pub policy_document: Arc<CachedPolicy>,
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
+    /// The API key for usage plans (REST APIs only), from the configured claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_identifier_key: Option<String>,
 }
 
 /// HTTP API payload 2.0's simple answer.
@@ -54,6 +57,7 @@ pub struct Authorizer {
     verifier: Verifier,
     rules: RuleSet,
     context_claims: Vec<String>,
+    usage_identifier_claim: Option<String>,
     request: RequestSettings,
     policies: PolicyCache,
 }
@@ -103,6 +107,7 @@ impl Authorizer {
             verifier,
             rules,
             context_claims: config.context_claims.clone(),
+            usage_identifier_claim: config.usage_identifier_claim.clone(),
             request,
             policies: PolicyCache::default(),
         })
@@ -175,7 +180,13 @@ impl Authorizer {
         log.principal = Some(verified.principal.clone());
         log.issuer = Some(verified.issuer.clone());
         log.kid = Some(verified.kid.clone());
-        let response = AuthorizerResponse { principal_id: verified.principal, policy_document, context };
+        // Usage plans exist for REST APIs only (TOKEN events come from REST APIs).
+        let rest_api = request.is_none_or(|r| r.shape == Shape::Rest);
+        let usage_identifier_key = (self.usage_identifier_claim.as_ref())
+            .filter(|_| rest_api)
+            .and_then(|claim| verified.claims.get(claim)?.as_str().map(str::to_owned));
+        let response =
+            AuthorizerResponse { principal_id: verified.principal, policy_document, context, usage_identifier_key };
         Ok(Decision { response, denial })
     }
 
@@ -190,6 +201,7 @@ impl Authorizer {
             principal_id: PREFLIGHT_PRINCIPAL.to_owned(),
             policy_document: Arc::new(policy),
             context: Map::new(),
+            usage_identifier_key: None,
         };
         Ok(Decision { response, denial: None })
     }

@@ -45,6 +45,9 @@ pub struct Config {
     /// The array claim that rules read groups from.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// REST APIs with `apiKeySource = AUTHORIZER`: the claim whose value becomes `usageIdentifierKey`, so usage
+    /// plans follow the token's client (e.g. `client_id`).
+    pub usage_identifier_claim: Option<String>,
     #[serde(default)]
     pub jwks: JwksConfig,
     pub rules: Option<RulesConfig>,
@@ -295,6 +298,7 @@ impl Config {
             context_claims: vec![],
             scope_claim: default_scope_claim(),
             groups_claim: default_groups_claim(),
+            usage_identifier_claim: None,
             jwks: JwksConfig::default(),
             rules: None,
             request: RequestConfig::default(),
@@ -329,6 +333,9 @@ impl Config {
                 ));
             }
             issuers.push(settings);
+        }
+        if self.usage_identifier_claim.as_ref().is_some_and(String::is_empty) {
+            return Err(ConfigError::new("usage_identifier_claim", "must not be empty"));
         }
         for (name, value) in [
             ("principal_claim", &self.principal_claim),
