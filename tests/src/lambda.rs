@@ -1,6 +1,7 @@
 //! Runs a function of this workspace under `cargo lambda watch` on a free 127.0.0.1 port, invokes it over HTTP, and
 //! classifies each answer the way API Gateway would: 401, 403, 500 or allowed through. It captures the process
-//! output so tests can inspect the function's logs.
+//! output so tests can inspect the function's logs, and builds the events API Gateway sends: TOKEN events, and
+//! REQUEST events of every shape from the samples in `events/`.
 //!
 //! The function gets dummy AWS credentials and `AWS_EC2_METADATA_DISABLED=true`, so it can never reach the
 //! instance-metadata address; nothing here may listen beyond 127.0.0.1.
@@ -9,10 +10,11 @@ use std::fmt;
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use authorizer::policy::{Action, Effect, Evaluation, OneOrMany, PolicyDocument};
+use authorizer::request::Shape;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -26,6 +28,9 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// What `cargo lambda watch` (1.9) logs when the function process ends.
 const FUNCTION_EXITED: &str = "command exited";
+/// How long a decision line may trail its answer: the function writes it first, but it reaches us through a pipe
+/// and a reader thread.
+const LOG_LAG: Duration = Duration::from_secs(5);
 
 /// The API every method ARN built here belongs to.
 pub const API_PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod";
@@ -44,6 +49,66 @@ pub fn token_event(authorization_token: &str, method_arn: &str) -> Value {
     json!({"type": "TOKEN", "authorizationToken": authorization_token, "methodArn": method_arn})
 }
 
+/// The sample REQUEST event of `shape` from `events/`: `GET /items/42`, or `$connect` for WebSocket (on another API
+/// than [`API_PREFIX`]). The samples' placeholder token is replaced by `token` wherever it appears (the
+/// `Authorization` header, or the `token` query parameter for WebSocket, and `identitySource`); with `None`, every
+/// field that held it is removed, so the event carries no credential at all.
+pub fn request_event(shape: Shape, token: Option<&str>) -> Value {
+    let mut event = serde_json::from_str(request_sample(shape)).expect("the samples in events/ are JSON");
+    swap_placeholder(&mut event, token);
+    event
+}
+
+fn request_sample(shape: Shape) -> &'static str {
+    match shape {
+        Shape::Rest => include_str!("../../events/request-rest.json"),
+        Shape::HttpV1 => include_str!("../../events/request-http-v1.json"),
+        Shape::HttpV2 => include_str!("../../events/request-http-v2.json"),
+        Shape::WebSocket => include_str!("../../events/request-websocket-connect.json"),
+    }
+}
+
+/// The expired placeholder token every sample carries, read from the REST sample's `Authorization` header.
+fn placeholder() -> &'static str {
+    static PLACEHOLDER: LazyLock<String> = LazyLock::new(|| {
+        let rest: Value = serde_json::from_str(request_sample(Shape::Rest)).expect("the REST sample is JSON");
+        let header = rest["headers"]["Authorization"].as_str().and_then(|value| value.strip_prefix("Bearer "));
+        header.expect("the REST sample carries a bearer token").to_owned()
+    });
+    &PLACEHOLDER
+}
+
+fn swap_placeholder(value: &mut Value, token: Option<&str>) {
+    let holds_it = |value: &Value| match value {
+        Value::String(text) => text.contains(placeholder()),
+        // A multi-value map's list, or 2.0's `identitySource`.
+        Value::Array(items) => {
+            !items.is_empty() && items.iter().all(|item| item.as_str().is_some_and(|s| s.contains(placeholder())))
+        }
+        _ => false,
+    };
+    match value {
+        Value::String(text) => {
+            if let Some(token) = token {
+                *text = text.replace(placeholder(), token);
+            }
+        }
+        Value::Object(members) => {
+            if token.is_none() {
+                members.retain(|_, member| !holds_it(member));
+            }
+            members.values_mut().for_each(|member| swap_placeholder(member, token));
+        }
+        Value::Array(items) => {
+            if token.is_none() {
+                items.retain(|item| !holds_it(item));
+            }
+            items.iter_mut().for_each(|item| swap_placeholder(item, token));
+        }
+        _ => {}
+    }
+}
+
 /// What API Gateway does with an authorizer's answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -51,6 +116,10 @@ pub enum Outcome {
     Allow(Authorized),
     /// A valid answer whose policy does not allow the method (explicitly or not): 403.
     Deny(Authorized),
+    /// An HTTP API simple response `{"isAuthorized": true}`: the request reaches the backend with this context.
+    SimpleAllow(Map<String, Value>),
+    /// A simple response `{"isAuthorized": false}`: 403.
+    SimpleDeny,
     /// The function failed with exactly "Unauthorized": 401.
     Unauthorized,
     /// Any other failure, or an answer API Gateway cannot use: 500.
@@ -61,10 +130,19 @@ impl Outcome {
     /// The status API Gateway answers with; 200 stands for "passed on to the backend".
     pub fn status(&self) -> u16 {
         match self {
-            Outcome::Allow(_) => 200,
-            Outcome::Deny(_) => 403,
+            Outcome::Allow(_) | Outcome::SimpleAllow(_) => 200,
+            Outcome::Deny(_) | Outcome::SimpleDeny => 403,
             Outcome::Unauthorized => 401,
             Outcome::Error(_) => 500,
+        }
+    }
+
+    /// The context the backend receives, when the request reaches it.
+    pub fn context(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Outcome::Allow(answer) => Some(&answer.context),
+            Outcome::SimpleAllow(context) => Some(context),
+            _ => None,
         }
     }
 }
@@ -72,8 +150,8 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Allow(_) => f.write_str("Allow"),
-            Outcome::Deny(_) => f.write_str("Deny 403"),
+            Outcome::Allow(_) | Outcome::SimpleAllow(_) => f.write_str("Allow"),
+            Outcome::Deny(_) | Outcome::SimpleDeny => f.write_str("Deny 403"),
             Outcome::Unauthorized => f.write_str("Unauthorized 401"),
             Outcome::Error(message) => write!(f, "Error 500 ({message})"),
         }
@@ -89,6 +167,15 @@ pub struct Authorized {
     /// Absent and `null` both read as empty.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub context: Map<String, Value>,
+}
+
+/// An HTTP API simple response (payload 2.0 with `enableSimpleResponses`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SimpleAnswer {
+    is_authorized: bool,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    context: Map<String, Value>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
@@ -117,8 +204,9 @@ impl Authorized {
     }
 }
 
-/// Classifies an invocation answer. A function error arrives as HTTP 500 under `cargo lambda watch` and as 200
-/// with `X-Amz-Function-Error` on real Lambda; both carry `{"errorType", "errorMessage"}`.
+/// Classifies an invocation answer for the event's `methodArn` (or 2.0's `routeArn`). A function error arrives as
+/// HTTP 500 under `cargo lambda watch` and as 200 with `X-Amz-Function-Error` on real Lambda; both carry
+/// `{"errorType", "errorMessage"}`. An answer with `isAuthorized` is a simple response, any other a policy.
 pub fn classify(function_error: bool, body: &[u8], method_arn: &str) -> Outcome {
     let value: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
@@ -131,19 +219,84 @@ pub fn classify(function_error: bool, body: &[u8], method_arn: &str) -> Outcome 
             None => Outcome::Error(value.to_string()),
         };
     }
+    if value.get("isAuthorized").is_some() {
+        return match serde_json::from_value::<SimpleAnswer>(value) {
+            Err(e) => Outcome::Error(format!("malformed simple response: {e}")),
+            Ok(answer) => match non_scalar(&answer.context) {
+                Some(problem) => Outcome::Error(problem),
+                None if answer.is_authorized => Outcome::SimpleAllow(answer.context),
+                None => Outcome::SimpleDeny,
+            },
+        };
+    }
     let authorized: Authorized = match serde_json::from_value(value) {
         Ok(authorized) => authorized,
         Err(e) => return Outcome::Error(format!("malformed authorizer response: {e}")),
     };
-    // API Gateway refuses the whole answer (AuthorizerConfigurationException) for non-scalar context values.
-    if let Some((key, _)) =
-        authorized.context.iter().find(|(_, value)| !(value.is_string() || value.is_number() || value.is_boolean()))
-    {
-        return Outcome::Error(format!("context value {key:?} is not a string, number or boolean"));
+    if let Some(problem) = non_scalar(&authorized.context) {
+        return Outcome::Error(problem);
     }
     match authorized.policy_document.evaluate(Action::Invoke, method_arn) {
         Evaluation::Allow => Outcome::Allow(authorized),
         Evaluation::ExplicitDeny | Evaluation::ImplicitDeny => Outcome::Deny(authorized),
+    }
+}
+
+/// API Gateway refuses the whole answer (AuthorizerConfigurationException) for non-scalar context values.
+fn non_scalar(context: &Map<String, Value>) -> Option<String> {
+    context
+        .iter()
+        .find(|(_, value)| !(value.is_string() || value.is_number() || value.is_boolean()))
+        .map(|(key, _)| format!("context value {key:?} is not a string, number or boolean"))
+}
+
+/// Where an answer that returned (not an error) breaks the contract of these authorizers, which is stricter than
+/// what [`classify`] lets through: no `null` anywhere; a policy answer has a non-empty string `principalId` and a
+/// `policyDocument`; a simple response has a boolean `isAuthorized` and nothing but it and `context`; context
+/// values are strings, numbers or booleans.
+pub fn contract_violations(answer: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    find_nulls(answer, "", &mut problems);
+    let Some(members) = answer.as_object() else {
+        problems.push("the answer is not a JSON object".into());
+        return problems;
+    };
+    if members.contains_key("isAuthorized") {
+        if !members["isAuthorized"].is_boolean() {
+            problems.push("isAuthorized is not a boolean".into());
+        }
+        let extra = members.keys().filter(|key| !matches!(key.as_str(), "isAuthorized" | "context"));
+        problems.extend(extra.map(|key| format!("a simple response has no member {key:?}")));
+    } else {
+        if !members.get("principalId").and_then(Value::as_str).is_some_and(|principal| !principal.is_empty()) {
+            problems.push("principalId is missing, empty or not a string".into());
+        }
+        if !members.get("policyDocument").is_some_and(Value::is_object) {
+            problems.push("policyDocument is missing or not an object".into());
+        }
+    }
+    match members.get("context") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(context)) => problems.extend(non_scalar(context)),
+        Some(_) => problems.push("context is not an object".into()),
+    }
+    problems
+}
+
+/// Adds the JSON pointer of every `null` in `value` to `problems`.
+fn find_nulls(value: &Value, pointer: &str, problems: &mut Vec<String>) {
+    match value {
+        Value::Null => problems.push(format!("null at {:?}", if pointer.is_empty() { "/" } else { pointer })),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, item)| find_nulls(item, &format!("{pointer}/{i}"), problems));
+        }
+        Value::Object(members) => {
+            let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+            members
+                .iter()
+                .for_each(|(key, member)| find_nulls(member, &format!("{pointer}/{}", escape(key)), problems));
+        }
+        _ => {}
     }
 }
 
@@ -217,13 +370,22 @@ impl LambdaWatch {
         }
     }
 
-    /// Invokes the function with `event` and classifies the answer for the event's `methodArn`.
+    /// Invokes the function with `event` and classifies the answer for the event's `methodArn` or `routeArn`.
     pub async fn invoke(&self, event: &Value) -> Result<Outcome> {
-        let method_arn = event.get("methodArn").and_then(Value::as_str).unwrap_or_default();
+        Ok(self.invoke_with_answer(event).await?.0)
+    }
+
+    /// Like [`Self::invoke`], and also hands back the JSON the function answered with, unless it failed, to check it
+    /// against [`contract_violations`].
+    pub async fn invoke_with_answer(&self, event: &Value) -> Result<(Outcome, Option<Value>)> {
+        let arn = event.get("methodArn").or_else(|| event.get("routeArn")).and_then(Value::as_str).unwrap_or_default();
         Ok(match self.post(event, INVOKE_TIMEOUT).await? {
-            Answer::Returned { function_error, body } => classify(function_error, &body, method_arn),
+            Answer::Returned { function_error, body } => {
+                let answer = if function_error { None } else { serde_json::from_slice(&body).ok() };
+                (classify(function_error, &body, arn), answer)
+            }
             // Like a failed Lambda init: API Gateway answers 500.
-            Answer::Exited(line) => Outcome::Error(format!("the function exited: {line}")),
+            Answer::Exited(line) => (Outcome::Error(format!("the function exited: {line}")), None),
         })
     }
 
@@ -235,6 +397,19 @@ impl LambdaWatch {
     /// Everything watch, cargo and the function printed so far, stdout and stderr interleaved by line.
     pub fn output(&self) -> String {
         self.output.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The fields of every decision line the function logged so far (JSON lines with `"event": "decision"`), once
+    /// there are at least `count` of them or [`LOG_LAG`] has passed.
+    pub async fn decisions(&self, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + LOG_LAG;
+        loop {
+            let decisions: Vec<Value> = self.output().lines().filter_map(decision_fields).collect();
+            if decisions.len() >= count || Instant::now() >= deadline {
+                return decisions;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn post(&self, event: &Value, timeout: Duration) -> Result<Answer> {
@@ -281,6 +456,13 @@ impl LambdaWatch {
         let tail = lines[lines.len().saturating_sub(30)..].join("\n");
         Error::Failed(format!("{error}\n--- last lines of cargo lambda watch ---\n{tail}"))
     }
+}
+
+/// The fields of a JSON log line (tracing's layout: `{"level", "fields": {...}}`) if it is a decision line.
+fn decision_fields(line: &str) -> Option<Value> {
+    let mut line: Value = serde_json::from_str(line.trim()).ok()?;
+    let fields = line.get_mut("fields")?.take();
+    (fields["event"] == "decision").then_some(fields)
 }
 
 /// The workspace holding the functions: this package's parent directory.
@@ -357,5 +539,52 @@ mod tests {
         answer["context"] = Value::Null;
         let Outcome::Allow(authorized) = classify_json(false, &answer, "GET", "/items") else { panic!() };
         assert!(authorized.context.is_empty());
+    }
+
+    #[test]
+    fn simple_responses_allow_or_deny_whatever_the_route() {
+        let allow = json!({"isAuthorized": true, "context": {"sub": "alice"}});
+        let Outcome::SimpleAllow(context) = classify_json(false, &allow, "DELETE", "/anything") else { panic!() };
+        assert_eq!(context.get("sub"), Some(&json!("alice")));
+        assert_eq!(classify_json(false, &json!({"isAuthorized": false}), "GET", "/items"), Outcome::SimpleDeny);
+        for unusable in [json!({"isAuthorized": "true"}), json!({"isAuthorized": true, "context": {"groups": ["a"]}})] {
+            assert_eq!(classify_json(false, &unusable, "GET", "/items").status(), 500, "{unusable}");
+        }
+    }
+
+    #[test]
+    fn contract_violations_are_named() {
+        assert_eq!(contract_violations(&allow_items()), Vec::<String>::new());
+        assert_eq!(contract_violations(&json!({"isAuthorized": false})), Vec::<String>::new());
+        let mut broken = allow_items();
+        broken["principalId"] = json!("");
+        broken["policyDocument"]["Statement"][0]["Condition"] = Value::Null;
+        broken["context"]["a/b"] = json!({"nested": true});
+        let problems = contract_violations(&broken);
+        assert!(problems.iter().any(|p| p.contains("principalId")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("/policyDocument/Statement/0/Condition")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("\"a/b\"")), "{problems:?}");
+        let simple = contract_violations(&json!({"isAuthorized": 1, "principalId": "x", "context": null}));
+        assert_eq!(simple.len(), 3, "{simple:?}");
+    }
+
+    #[test]
+    fn request_events_carry_the_given_token_or_none() {
+        for shape in [Shape::Rest, Shape::HttpV1, Shape::HttpV2, Shape::WebSocket] {
+            let sample: Value = serde_json::from_str(request_sample(shape)).unwrap();
+            assert!(sample.to_string().contains(placeholder()), "{shape:?}: the sample carries the placeholder");
+            let with = request_event(shape, Some("new.token.here")).to_string();
+            assert!(with.contains("new.token.here") && !with.contains(placeholder()), "{shape:?}: {with}");
+            let without = request_event(shape, None);
+            assert!(!without.to_string().contains(placeholder()), "{shape:?}: {without}");
+            let arn = if shape == Shape::HttpV2 { "routeArn" } else { "methodArn" };
+            assert_eq!(without[arn], sample[arn], "{shape:?}: everything else is the sample's");
+        }
+        let rest = request_event(Shape::Rest, None);
+        assert!(
+            rest["headers"].get("Authorization").is_none() && rest["multiValueHeaders"].get("Authorization").is_none()
+        );
+        assert_eq!(request_event(Shape::Rest, Some("t"))["multiValueHeaders"]["Authorization"], json!(["Bearer t"]));
+        assert_eq!(request_event(Shape::WebSocket, Some("t"))["queryStringParameters"]["token"], "t");
     }
 }
