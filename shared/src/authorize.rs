@@ -128,11 +128,11 @@ impl Authorizer {
         finish(result, &log, started).map(|decision| decision.response)
     }
 
-    /// Answers a REQUEST authorizer event of any shape, and logs the decision.
-    pub async fn request_event(&self, event: RequestEvent) -> Result<RequestResponse, AuthError> {
+    /// Answers a REQUEST authorizer event of any shape, given as its JSON text, and logs the decision.
+    pub async fn request_event(&self, event: &str) -> Result<RequestResponse, AuthError> {
         let started = Instant::now();
         let mut log = DecisionLog::default();
-        let request = match Request::from_event(event) {
+        let request = match RequestEvent::parse(event).and_then(Request::from_event) {
             Ok(request) => request,
             Err(fault) => {
                 let error = AuthError::from(fault);

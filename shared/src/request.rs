@@ -102,6 +102,21 @@ struct RawClientCert {
     issuer_dn: Option<String>,
 }
 
+impl RequestEvent {
+    /// Reads the event's JSON. A malformed event is a fault whose message gives only the kind and position of
+    /// the problem: serde's own message can quote the offending value, which may be a credential.
+    pub fn parse(json: &str) -> Result<RequestEvent, Fault> {
+        serde_json::from_str(json).map_err(|e| {
+            bad(format!(
+                "malformed REQUEST event ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+}
+
 impl Request {
     /// Reads any REQUEST event; an unknown or incomplete shape is a fault (500), never a decision.
     pub fn from_event(raw: RequestEvent) -> Result<Request, Fault> {
@@ -303,8 +318,7 @@ mod tests {
     }
 
     fn from_value(event: Value) -> Result<Request, Fault> {
-        let raw: RequestEvent = serde_json::from_value(event).map_err(|e| Fault::BadEvent(e.to_string()))?;
-        Request::from_event(raw)
+        Request::from_event(RequestEvent::parse(&event.to_string())?)
     }
 
     fn header(name: &str) -> IdentitySource {
@@ -357,6 +371,8 @@ mod tests {
         no_arn.as_object_mut().unwrap().remove("routeArn");
         let mut token_type = event("rest");
         token_type["type"] = json!("TOKEN");
+        let mut connect_elsewhere = event("ws");
+        connect_elsewhere["methodArn"] = json!("arn:aws:execute-api:us-east-1:123456789012:wsapi12345/prod/GET/items");
         for bad in [
             json!({}),
             json!([]),
@@ -367,6 +383,23 @@ mod tests {
         ] {
             assert!(matches!(from_value(bad.clone()), Err(Fault::BadEvent(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_malformed_event_never_echoes_its_values() {
+        let secret = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0.c2ln";
+        for bad in [
+            json!({"type": "REQUEST", "headers": format!("Bearer {secret}")}),
+            json!({"type": "REQUEST", "headers": {"Authorization": [secret]}}),
+            json!({"type": "REQUEST", "cookies": secret}),
+            json!({"type": "REQUEST", "requestContext": {"identity": {"sourceIp": [secret]}}}),
+            json!([secret]),
+        ] {
+            let Err(Fault::BadEvent(message)) = from_value(bad.clone()) else { panic!("{bad} must be a fault") };
+            assert!(!message.contains("eyJ") && !message.contains("c2Vj"), "{message}");
+        }
+        let Err(Fault::BadEvent(message)) = RequestEvent::parse(&format!("{{\"type\": \"{secret}")) else { panic!() };
+        assert!(!message.contains("eyJ"), "{message}");
     }
 
     #[test]

@@ -56,6 +56,26 @@ mod tests {
         assert!(crate::jws::UnverifiedJws::parse(spaced).is_err(), "inner whitespace never parses");
     }
 
+    /// The TOKEN binary lets the runtime deserialize the event, and the runtime logs serde's message when that
+    /// fails. Every field is a string, so no malformed event can make serde quote the token.
+    #[test]
+    fn malformed_token_events_never_quote_the_token() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0.c2ln";
+        for bad in [
+            format!(r#"{{"type":"TOKEN","authorizationToken":["{token}"],"methodArn":"a"}}"#),
+            format!(r#"{{"type":{{"t":"{token}"}},"authorizationToken":"Bearer {token}"}}"#),
+            format!(
+                r#"{{"type":"TOKEN","authorizationToken":"Bearer {token}","authorizationToken":"x","methodArn":"a"}}"#
+            ),
+            format!(r#"{{"type":"TOKEN","authorizationToken":"Bearer {token}","methodArn":7}}"#),
+            format!(r#"{{"type":"TOKEN","authorizationToken":"Bearer {token}"#),
+            format!(r#"["{token}"]"#),
+        ] {
+            let error = serde_json::from_str::<TokenEvent>(&bad).unwrap_err().to_string();
+            assert!(!error.contains("eyJ") && !error.contains("c2Vj"), "{error}");
+        }
+    }
+
     #[test]
     fn parses_the_event_shape() {
         let event: TokenEvent = serde_json::from_str(

@@ -44,6 +44,11 @@ pub fn method_arn(method: &str, path: &str) -> String {
     format!("{API_PREFIX}/{method}{path}")
 }
 
+/// The member of `event` holding the ARN to authorize: `routeArn` in HTTP API payload 2.0, `methodArn` elsewhere.
+pub fn arn_member(event: &Value) -> &'static str {
+    if event.get("routeArn").is_some() { "routeArn" } else { "methodArn" }
+}
+
 /// A REST API TOKEN authorizer event.
 pub fn token_event(authorization_token: &str, method_arn: &str) -> Value {
     json!({"type": "TOKEN", "authorizationToken": authorization_token, "methodArn": method_arn})
@@ -268,7 +273,7 @@ pub fn contract_violations(answer: &Value) -> Vec<String> {
         let extra = members.keys().filter(|key| !matches!(key.as_str(), "isAuthorized" | "context"));
         problems.extend(extra.map(|key| format!("a simple response has no member {key:?}")));
     } else {
-        if !members.get("principalId").and_then(Value::as_str).is_some_and(|principal| !principal.is_empty()) {
+        if members.get("principalId").and_then(Value::as_str).is_none_or(str::is_empty) {
             problems.push("principalId is missing, empty or not a string".into());
         }
         if !members.get("policyDocument").is_some_and(Value::is_object) {
@@ -378,7 +383,7 @@ impl LambdaWatch {
     /// Like [`Self::invoke`], and also hands back the JSON the function answered with, unless it failed, to check it
     /// against [`contract_violations`].
     pub async fn invoke_with_answer(&self, event: &Value) -> Result<(Outcome, Option<Value>)> {
-        let arn = event.get("methodArn").or_else(|| event.get("routeArn")).and_then(Value::as_str).unwrap_or_default();
+        let arn = event[arn_member(event)].as_str().unwrap_or_default();
         Ok(match self.post(event, INVOKE_TIMEOUT).await? {
             Answer::Returned { function_error, body } => {
                 let answer = if function_error { None } else { serde_json::from_slice(&body).ok() };
@@ -577,8 +582,11 @@ mod tests {
             assert!(with.contains("new.token.here") && !with.contains(placeholder()), "{shape:?}: {with}");
             let without = request_event(shape, None);
             assert!(!without.to_string().contains(placeholder()), "{shape:?}: {without}");
-            let arn = if shape == Shape::HttpV2 { "routeArn" } else { "methodArn" };
-            assert_eq!(without[arn], sample[arn], "{shape:?}: everything else is the sample's");
+            let arn = arn_member(&sample);
+            assert!(
+                sample[arn].is_string() && without[arn] == sample[arn],
+                "{shape:?}: everything else is the sample's"
+            );
         }
         let rest = request_event(Shape::Rest, None);
         assert!(

@@ -4,7 +4,7 @@
 //! the same flows run through `cargo lambda watch` with moto's tokens in `request_authorizer.rs`.
 
 use authorizer::policy::{Action, Evaluation};
-use authorizer::{AuthError, Authorizer, Config, RequestEvent};
+use authorizer::{AuthError, Authorizer, Config};
 use harness::mint::{self, CognitoClaims, SigningKey};
 use serde_json::{Value, json};
 
@@ -37,7 +37,7 @@ impl Flow {
     /// A sample event with this token, route and source address.
     async fn answer(&self, sample: &str, token: &str, route: &str, source_ip: &str) -> Result<Value, AuthError> {
         let event = event(sample, token, route, source_ip);
-        let response = self.authorizer.request_event(serde_json::from_value::<RequestEvent>(event).unwrap()).await?;
+        let response = self.authorizer.request_event(&event.to_string()).await?;
         Ok(serde_json::to_value(&response).unwrap())
     }
 }

@@ -1,11 +1,15 @@
-//! Demo: a local Cognito (moto) with three users, the token authorizer under `cargo lambda watch`, and what API
-//! Gateway would answer each user on a few routes. Results go to stdout, progress to stderr. Everything it starts
-//! is stopped when it ends, also on failure or Ctrl-C; it talks only to 127.0.0.1 and never to AWS.
+//! Demo: a local Cognito (moto) with three users, the TOKEN and then the REQUEST authorizer under `cargo lambda
+//! watch`, and what API Gateway would answer each user on a few routes: REST API TOKEN events, then HTTP API 2.0 and
+//! WebSocket `$connect` events built from the samples in `events/`. Results go to stdout, progress to stderr.
+//! Everything it starts is stopped when it ends, also on failure or Ctrl-C; it talks only to 127.0.0.1 and never to
+//! AWS.
 
 use std::process::ExitCode;
 
+use authorizer::arn::MethodArn;
+use authorizer::request::Shape;
 use harness::cognito::{self, Cognito};
-use harness::lambda::{API_PREFIX, LambdaWatch, Outcome};
+use harness::lambda::{API_PREFIX, LambdaWatch, Outcome, arn_member, request_event};
 use harness::mint::{self, CognitoClaims, SigningKey};
 use harness::moto::Moto;
 use serde_json::json;
@@ -23,6 +27,13 @@ groups_any = ["readers", "admins"]
 
 [[rules.route]]
 match = ["ANY /admin/{proxy+}"]
+groups_any = ["admins"]
+"#;
+
+/// For the REQUEST authorizer, appended to the rules: only admins may connect to the WebSocket API.
+const CONNECT_RULE: &str = r#"
+[[rules.route]]
+match = ["$connect"]
 groups_any = ["admins"]
 "#;
 
@@ -87,21 +98,56 @@ async fn run() -> DemoResult {
         ("bob (tampered: claims admins)", &tampered, "POST", "/admin/users"),
         ("alice (ID token, access required)", &alice.id_token, "GET", "/items"),
     ];
-    println!("Policy resources are shown relative to {API_PREFIX}/\n");
-    println!("{:<36} {:<22} OUTCOME", "USER", "ROUTE");
+    println!("Policy resources are shown relative to the stage of the API called, e.g. {API_PREFIX}/\n");
+    println!("TOKEN authorizer: REST API, Authorization: Bearer <token>");
+    print_row("USER", "ROUTE", &"OUTCOME");
     for (user, token, method, path) in cases {
         let outcome = watch.authorize(token, method, path).await?;
-        println!("{user:<36} {:<22} {outcome}", format!("{method} {path}"));
-        if let Outcome::Allow(answer) | Outcome::Deny(answer) = &outcome {
-            for line in answer.policy_lines() {
-                println!("    policy:  {}", line.replace(&format!("{API_PREFIX}/"), ""));
-            }
-        }
-        if let Outcome::Allow(answer) = &outcome {
-            let context: Vec<String> = answer.context.iter().map(|(key, value)| format!("{key}={value}")).collect();
-            println!("    context: {}", context.join(" "));
-        }
+        print_row(user, &format!("{method} {path}"), &outcome);
+        print_answer(&outcome, &format!("{API_PREFIX}/"));
+    }
+    // One watch at a time: each runs cargo and its own function.
+    drop(watch);
+
+    eprintln!("demo: starting request-authorizer under cargo lambda watch (the first build can take minutes)");
+    let config = format!("{config}{CONNECT_RULE}");
+    let watch = LambdaWatch::start("request-authorizer", &[("AUTHZ_CONFIG", &config)]).await?;
+    let cases = [
+        ("bob", Shape::HttpV2, &bob.access_token),
+        ("carol", Shape::HttpV2, &carol.access_token),
+        ("alice", Shape::WebSocket, &alice.access_token),
+    ];
+    println!("\nREQUEST authorizer: the events/ samples with each user's token (HTTP API 2.0: Authorization header;");
+    println!("WebSocket $connect: ?token= in the query string)");
+    print_row("USER", "ROUTE", &"OUTCOME");
+    for (user, shape, token) in cases {
+        let event = request_event(shape, Some(token));
+        let arn = MethodArn::parse(event[arn_member(&event)].as_str().unwrap_or_default())?;
+        // `GET/items/42` reads as `GET /items/42`; a WebSocket route key such as `$connect` as itself.
+        let route = arn.route.split_once('/').map_or(arn.route.to_owned(), |(verb, path)| format!("{verb} /{path}"));
+        let api = if shape == Shape::WebSocket { "WebSocket" } else { "HTTP API 2.0" };
+        let outcome = watch.invoke(&event).await?;
+        print_row(&format!("{user} ({api})"), &route, &outcome);
+        print_answer(&outcome, arn.stage_prefix);
     }
     eprintln!("demo: stopping cargo lambda watch and moto");
     Ok(())
+}
+
+fn print_row(user: &str, route: &str, outcome: &dyn std::fmt::Display) {
+    println!("{user:<36} {route:<22} {outcome}");
+}
+
+/// The policy of an answer (resources relative to `stage_prefix`) and, when the request goes through, the context
+/// the backend receives.
+fn print_answer(outcome: &Outcome, stage_prefix: &str) {
+    if let Outcome::Allow(answer) | Outcome::Deny(answer) = outcome {
+        for line in answer.policy_lines() {
+            println!("    policy:  {}", line.replace(stage_prefix, ""));
+        }
+    }
+    if let Some(context) = outcome.context() {
+        let context: Vec<String> = context.iter().map(|(key, value)| format!("{key}={value}")).collect();
+        println!("    context: {}", context.join(" "));
+    }
 }
