@@ -30,12 +30,20 @@ match = ["ANY /admin/{proxy+}"]
 groups_any = ["admins"]
 "#;
 
-/// For the REQUEST authorizer, appended to the rules: only admins may connect to the WebSocket API.
-const CONNECT_RULE: &str = r#"
+/// For the REQUEST authorizer, appended to the rules: only admins may connect to the WebSocket API, and no one
+/// may read items from a blocked network.
+const REQUEST_RULES: &str = r#"
 [[rules.route]]
 match = ["$connect"]
 groups_any = ["admins"]
+
+[[rules.route]]
+match = ["GET /items", "GET /items/{id}"]
+deny_source_ips = ["198.51.100.0/24"]
 "#;
+
+/// The REQUEST samples call from this address; the blocked one is in `REQUEST_RULES`.
+const BLOCKED_ADDRESS: &str = "198.51.100.7";
 
 type DemoResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
@@ -110,24 +118,29 @@ async fn run() -> DemoResult {
     drop(watch);
 
     eprintln!("demo: starting request-authorizer under cargo lambda watch (the first build can take minutes)");
-    let config = format!("{config}{CONNECT_RULE}");
+    let config = format!("{config}{REQUEST_RULES}");
     let watch = LambdaWatch::start("request-authorizer", &[("AUTHZ_CONFIG", &config)]).await?;
     let cases = [
-        ("bob", Shape::HttpV2, &bob.access_token),
-        ("carol", Shape::HttpV2, &carol.access_token),
-        ("alice", Shape::WebSocket, &alice.access_token),
+        ("bob", Shape::HttpV2, &bob.access_token, None),
+        ("bob", Shape::HttpV2, &bob.access_token, Some(BLOCKED_ADDRESS)),
+        ("carol", Shape::HttpV2, &carol.access_token, None),
+        ("alice", Shape::WebSocket, &alice.access_token, None),
     ];
     println!("\nREQUEST authorizer: the events/ samples with each user's token (HTTP API 2.0: Authorization header;");
     println!("WebSocket $connect: ?token= in the query string)");
     print_row("USER", "ROUTE", &"OUTCOME");
-    for (user, shape, token) in cases {
-        let event = request_event(shape, Some(token));
+    for (user, shape, token, source_ip) in cases {
+        let mut event = request_event(shape, Some(token));
+        if let Some(address) = source_ip {
+            event["requestContext"]["http"]["sourceIp"] = address.into();
+        }
         let arn = MethodArn::parse(event[arn_member(&event)].as_str().unwrap_or_default())?;
         // `GET/items/42` reads as `GET /items/42`; a WebSocket route key such as `$connect` as itself.
         let route = arn.route.split_once('/').map_or(arn.route.to_owned(), |(verb, path)| format!("{verb} /{path}"));
         let api = if shape == Shape::WebSocket { "WebSocket" } else { "HTTP API 2.0" };
+        let from = source_ip.map(|address| format!(" from {address}")).unwrap_or_default();
         let outcome = watch.invoke(&event).await?;
-        print_row(&format!("{user} ({api})"), &route, &outcome);
+        print_row(&format!("{user} ({api}{from})"), &route, &outcome);
         print_answer(&outcome, arn.stage_prefix);
     }
     eprintln!("demo: stopping cargo lambda watch and moto");
