@@ -117,6 +117,7 @@ fn warm_path(c: &mut Criterion) {
             })
         });
     }
+    request_shapes(c, &authorizer, &runtime, &rsa_token);
 }
 
 /// REQUEST events from the project's samples, with the token and method ARN replaced.
@@ -137,20 +138,14 @@ fn request_event(sample: &str, token: &str) -> Vec<u8> {
     serde_json::to_vec(&event).unwrap()
 }
 
-fn request_shapes(c: &mut Criterion) {
-    let keys = Keys {
-        rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
-        ec: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
-    };
-    let authorizer = authorizer(&keys);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let token = keys.token("RS256");
+/// The REQUEST shapes: larger events, the same decision.
+fn request_shapes(c: &mut Criterion, authorizer: &Authorizer, runtime: &tokio::runtime::Runtime, token: &str) {
     let samples = [
         ("REST REQUEST", include_str!("../../events/request-rest.json")),
         ("HTTP API 2.0", include_str!("../../events/request-http-v2.json")),
     ];
     for (shape, sample) in samples {
-        let event = request_event(sample, &token);
+        let event = request_event(sample, token);
         let event = String::from_utf8(event).unwrap();
         let response = runtime.block_on(authorizer.request_event(&event)).unwrap();
         assert!(serde_json::to_string(&response).unwrap().contains("\"Allow\""), "the bench must measure an Allow");
@@ -163,5 +158,5 @@ fn request_shapes(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, warm_path, request_shapes);
+criterion_group!(benches, warm_path);
 criterion_main!(benches);
