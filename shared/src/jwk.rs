@@ -320,6 +320,26 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn duplicate_kids_are_all_kept_and_tried() {
+        let rng = SystemRandom::new();
+        let (first, second, stranger) = (
+            RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+            RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+            RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
+        );
+        let (keys, _) =
+            KeySet::parse(&set(vec![rsa_jwk(&first, "k"), rsa_jwk(&second, "k")]), &[Algorithm::RS256]).unwrap();
+        assert_eq!(keys.find("k").count(), 2);
+        let verifies = |signer: &RsaKeyPair| {
+            let mut sig = vec![0; signer.public_modulus_len()];
+            signer.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &rng, b"msg", &mut sig).unwrap();
+            keys.find("k").any(|key| key.verify(Algorithm::RS256, b"msg", &sig))
+        };
+        assert!(verifies(&first) && verifies(&second), "either published key verifies");
+        assert!(!verifies(&stranger), "a key that is not published never does");
+    }
+
+    #[test]
     fn not_a_jwks_is_an_error() {
         for body in [&b"<html>"[..], b"{\"keys\": 3}", b"{\"keys\": [", b""] {
             assert!(KeySet::parse(body, &Algorithm::ALL).is_err());
