@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
     let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
     let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<TokenEvent>| handle(authorizer, event))).await
+    // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed Instances): the caches are shared safely.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<TokenEvent>| handle(authorizer, event))).await
 }
 
 async fn handle(authorizer: &Authorizer, event: LambdaEvent<TokenEvent>) -> Result<AuthorizerResponse, Diagnostic> {
