@@ -119,7 +119,7 @@ impl Authorizer {
         let mut log = DecisionLog::default();
         let result = async {
             if event.kind != "TOKEN" {
-                return Err(Fault::BadEvent(format!("expected a TOKEN event, got type {:?}", event.kind)).into());
+                return Err(Fault::BadEvent("not a TOKEN event (type is not \"TOKEN\")".into()).into());
             }
             let token = bearer(event.authorization_token.as_deref().unwrap_or(""));
             self.decide(&event.method_arn, token, None, &mut log).await
@@ -136,7 +136,7 @@ impl Authorizer {
             Ok(request) => request,
             Err(fault) => {
                 let error = AuthError::from(fault);
-                log.emit(error.status(), error.code(), started.elapsed());
+                log.emit(error.status(), error.code(), error.detail(), started.elapsed());
                 return Err(error);
             }
         };
@@ -214,7 +214,7 @@ fn finish(result: Result<Decision, AuthError>, log: &DecisionLog, started: Insta
         Ok(Decision { denial: Some(denial), .. }) => (Status::Forbidden, denial.code()),
         Err(error) => (error.status(), error.code()),
     };
-    log.emit(status, reason, started.elapsed());
+    log.emit(status, reason, result.as_ref().err().and_then(AuthError::detail), started.elapsed());
     result
 }
 

@@ -51,7 +51,7 @@ pub struct DecisionLog<'a> {
 }
 
 impl DecisionLog<'_> {
-    pub fn emit(&self, status: Status, reason: &str, latency: std::time::Duration) {
+    pub fn emit(&self, status: Status, reason: &str, detail: Option<&str>, latency: std::time::Duration) {
         let outcome = match status {
             Status::Allowed => "allow",
             Status::Forbidden => "deny",
@@ -63,6 +63,7 @@ impl DecisionLog<'_> {
             outcome,
             status = status as u16,
             reason,
+            detail = detail.unwrap_or(""),
             route = self.route,
             principal = self.principal.as_deref().unwrap_or(""),
             issuer = self.issuer.as_deref().unwrap_or(""),

@@ -58,7 +58,8 @@ pub enum Requirement {
 pub enum Fault {
     /// The issuer's keys could not be fetched and none are cached for this token.
     KeysUnavailable,
-    /// The event is not of the shape this function serves.
+    /// The event is not of the shape this function serves. The detail is for the log: it must never quote
+    /// the event's values, which may hold a credential.
     BadEvent(String),
 }
 
@@ -102,6 +103,14 @@ impl AuthError {
         match self {
             AuthError::Rejected(_) => "Unauthorized",
             AuthError::Failed(_) => "AuthorizerError",
+        }
+    }
+
+    /// More than the reason code, for the log only; never a value from the request.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            AuthError::Failed(Fault::BadEvent(detail)) => Some(detail),
+            _ => None,
         }
     }
 
