@@ -12,6 +12,7 @@ use crate::log::{DecisionLog, fingerprint};
 use crate::outcome::{AuthError, Denial, Fault, Rejection, Status};
 use crate::policy::{CachedPolicy, PolicyCache, PolicyDocument};
 use crate::request::{Request, RequestEvent, Shape, find_token};
+use crate::revocation::RevocationStore;
 use crate::rules::{Grants, RuleSet};
 use crate::token::{TokenEvent, bearer};
 use crate::verify::{ClaimNames, Verifier};
@@ -59,6 +60,7 @@ pub struct Authorizer {
     context_claims: Vec<String>,
     usage_identifier_claim: Option<String>,
     request: RequestSettings,
+    revocation: Option<RevocationStore>,
     policies: PolicyCache,
 }
 
@@ -87,6 +89,10 @@ impl Authorizer {
             None => RuleSet::allow_all(),
         };
         let request = config.request.validate()?;
+        let revocation = match &config.revocation {
+            Some(settings) => Some(RevocationStore::new(settings, |name| std::env::var(name).ok())?),
+            None => None,
+        };
         if rules.depends_on_request() {
             tracing::warn!(
                 event = "config_warning",
@@ -109,6 +115,7 @@ impl Authorizer {
             context_claims: config.context_claims.clone(),
             usage_identifier_claim: config.usage_identifier_claim.clone(),
             request,
+            revocation,
             policies: PolicyCache::default(),
         })
     }
@@ -172,14 +179,17 @@ impl Authorizer {
         let token = token?;
         log.token_fingerprint = Some(fingerprint(token));
         let verified = self.verifier.verify(token, unix_now()).await?;
+        log.principal = Some(verified.principal.clone());
+        log.issuer = Some(verified.issuer.clone());
+        log.kid = Some(verified.kid.clone());
+        if let Some(store) = &self.revocation {
+            store.check(&verified).await?;
+        }
         let verdicts = self.rules.evaluate(&verified, request);
         let denial = verdicts.decide(arn.route).err();
         let policy_document = self.policies.get(arn.stage_prefix, &verdicts);
         let (context, dropped) = context::from_claims(&verified.claims, &self.context_claims);
         log.context_dropped = dropped;
-        log.principal = Some(verified.principal.clone());
-        log.issuer = Some(verified.issuer.clone());
-        log.kid = Some(verified.kid.clone());
         // Usage plans exist for REST APIs only (TOKEN events come from REST APIs).
         let rest_api = request.is_none_or(|r| r.shape == Shape::Rest);
         let usage_identifier_key = (self.usage_identifier_claim.as_ref())

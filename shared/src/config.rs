@@ -8,6 +8,7 @@
 
 use crate::alg::Algorithm;
 use crate::request::IdentitySource;
+use crate::revocation::RevocationConfig;
 use crate::rules::RulesConfig;
 use reqwest::Url;
 use serde::Deserialize;
@@ -51,6 +52,8 @@ pub struct Config {
     #[serde(default)]
     pub jwks: JwksConfig,
     pub rules: Option<RulesConfig>,
+    /// A revocation table the authorizers read (off when absent: no read, no cost).
+    pub revocation: Option<RevocationConfig>,
     /// REQUEST authorizer settings (ignored by the TOKEN authorizer).
     #[serde(default)]
     pub request: RequestConfig,
@@ -301,6 +304,7 @@ impl Config {
             usage_identifier_claim: None,
             jwks: JwksConfig::default(),
             rules: None,
+            revocation: None,
             request: RequestConfig::default(),
         })
     }

@@ -20,6 +20,7 @@ pub mod log;
 pub mod outcome;
 pub mod policy;
 pub mod request;
+pub mod revocation;
 pub mod rules;
 pub mod token;
 pub mod verify;

@@ -28,6 +28,8 @@ pub enum Rejection {
     WrongTokenUse,
     MissingClaim(&'static str),
     ClaimType(&'static str),
+    /// Signed and unexpired, but revoked (sign-out, disabled user, revoked refresh token).
+    Revoked,
 }
 
 /// Why a verified caller may not call this route. Maps to a Deny policy (403).
@@ -58,6 +60,8 @@ pub enum Requirement {
 pub enum Fault {
     /// The issuer's keys could not be fetched and none are cached for this token.
     KeysUnavailable,
+    /// The revocation store could not be read, so revocation cannot be ruled out.
+    RevocationUnavailable,
     /// The event is not of the shape this function serves. The detail is for the log: it must never quote
     /// the event's values, which may hold a credential.
     BadEvent(String),
@@ -159,6 +163,7 @@ impl Rejection {
             Self::WrongTokenUse => "wrong_token_use",
             Self::MissingClaim(_) => "missing_claim",
             Self::ClaimType(_) => "claim_type",
+            Self::Revoked => "revoked",
         }
     }
 }
@@ -183,6 +188,7 @@ impl Fault {
     pub fn code(&self) -> &'static str {
         match self {
             Fault::KeysUnavailable => "keys_unavailable",
+            Fault::RevocationUnavailable => "revocation_unavailable",
             Fault::BadEvent(_) => "bad_event",
         }
     }

@@ -24,6 +24,8 @@ pub struct VerifiedToken {
     pub kid: String,
     pub alg: Algorithm,
     pub principal: String,
+    /// `iat`, when the token has one.
+    pub issued_at: Option<i64>,
     pub scopes: Vec<String>,
     pub groups: Vec<String>,
     pub claims: Map<String, Value>,
@@ -88,6 +90,7 @@ impl Verifier {
             return Err(Rejection::WrongIssuer.into());
         }
         check_times(&claims, now, issuer.settings.leeway_seconds as i64)?;
+        let issued_at = numeric_date(&claims, "iat")?.map(|iat| iat as i64);
         check_audience(&claims, &issuer.settings.audience)?;
         for name in &issuer.settings.required_claims {
             if claims.get(name).is_none_or(Value::is_null) {
@@ -101,7 +104,16 @@ impl Verifier {
             other => string_array(other, "scope")?,
         };
         let groups = string_array(claims.get(&self.names.groups), "groups")?;
-        Ok(VerifiedToken { issuer: issuer.iss.clone(), kid: jws.kid, alg: jws.alg, principal, scopes, groups, claims })
+        Ok(VerifiedToken {
+            issuer: issuer.iss.clone(),
+            kid: jws.kid,
+            alg: jws.alg,
+            principal,
+            issued_at,
+            scopes,
+            groups,
+            claims,
+        })
     }
 }
 
@@ -216,6 +228,7 @@ pub(crate) mod tests {
             kid: "k".into(),
             alg: Algorithm::RS256,
             principal: "p".into(),
+            issued_at: None,
             scopes: vec![],
             groups: groups.iter().map(|g| g.to_string()).collect(),
             claims: Map::new(),

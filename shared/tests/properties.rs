@@ -53,6 +53,7 @@ fn caller(groups: Vec<&str>) -> VerifiedToken {
         kid: "k".into(),
         alg: Algorithm::RS256,
         principal: "p".into(),
+        issued_at: None,
         scopes: vec![],
         groups: groups.into_iter().map(str::to_owned).collect(),
         claims: Map::new(),

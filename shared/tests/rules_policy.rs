@@ -68,6 +68,7 @@ fn caller(scopes: &[&str], groups: &[&str], claims: Value) -> VerifiedToken {
         kid: "k".into(),
         alg: Algorithm::RS256,
         principal: "p".into(),
+        issued_at: None,
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         groups: groups.iter().map(|s| s.to_string()).collect(),
         claims: claims.as_object().cloned().unwrap_or_else(Map::new),

@@ -4,10 +4,9 @@
 
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType, MessageActionType};
 
-use crate::{Error, Result};
+use crate::{Error, Result, failed};
 
 /// The region of every pool; it is part of the issuer URL moto writes into tokens.
 pub const REGION: &str = "us-east-1";
@@ -33,10 +32,6 @@ pub struct Tokens {
 #[derive(Debug, Clone)]
 pub struct Cognito {
     client: Client,
-}
-
-fn failed(operation: &'static str, error: impl std::error::Error) -> Error {
-    Error::Cognito { operation, message: DisplayErrorContext(error).to_string() }
 }
 
 impl Cognito {

@@ -4,6 +4,7 @@
 //! Everything runs on 127.0.0.1 with dummy credentials; nothing here may reach AWS or the instance-metadata address.
 
 pub mod cognito;
+pub mod dynamodb;
 pub mod jwks_server;
 pub mod lambda;
 pub mod mint;
@@ -27,8 +28,8 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
-    #[error("Cognito {operation} failed: {message}")]
-    Cognito { operation: &'static str, message: String },
+    #[error("AWS {operation} failed: {message}")]
+    Aws { operation: &'static str, message: String },
     #[error("timed out after {waited:?} waiting for {what}")]
     Timeout { what: String, waited: Duration },
     #[error("{0}")]
@@ -46,6 +47,11 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An AWS SDK call that failed, with the SDK's whole error chain.
+fn failed(operation: &'static str, error: impl std::error::Error) -> Error {
+    Error::Aws { operation, message: aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string() }
+}
 
 /// An HTTP client for loopback servers: system proxies would otherwise capture 127.0.0.1 traffic.
 fn loopback_client() -> Result<reqwest::Client> {
