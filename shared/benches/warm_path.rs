@@ -64,8 +64,8 @@ impl Keys {
     }
 }
 
-fn authorizer(keys: &Keys) -> Authorizer {
-    let config = json!({
+fn authorizer(keys: &Keys, revocation_endpoint: Option<&str>) -> Authorizer {
+    let mut config = json!({
         "issuers": [{
             "cognito_user_pool_id": POOL, "client_ids": ["4k1h2j3g4f5d6s7a8p9o0i1u2y"],
             "algorithms": ["RS256", "ES256"], "jwks": keys.jwks()
@@ -77,8 +77,40 @@ fn authorizer(keys: &Keys) -> Authorizer {
             {"match": ["ANY /admin/{proxy+}"], "groups_any": ["admins"], "invalidate_cache": true}
         ]}
     });
+    if let Some(endpoint) = revocation_endpoint {
+        config["revocation"] = json!({"table": "authz-revocations", "endpoint": endpoint, "region": "us-east-1"});
+    }
     let config: Config = serde_json::from_value(config).unwrap();
-    Authorizer::new(&config).unwrap()
+    let environment =
+        |name: &str| matches!(name, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY").then(|| "bench".into());
+    Authorizer::with_environment(&config, environment).unwrap()
+}
+
+/// A loopback stand-in for DynamoDB that finds nothing (no emulator is light enough to sit in a bench): the
+/// bench measures the warm cache, which reads it once per key.
+fn empty_revocation_table() -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let reply = r#"{"Responses":{"authz-revocations":[]},"UnprocessedKeys":{}}"#;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", reply.len());
+            let _ = reader.get_mut().write_all(format!("{head}{reply}").as_bytes());
+        }
+    });
+    url
 }
 
 fn warm_path(c: &mut Criterion) {
@@ -90,7 +122,7 @@ fn warm_path(c: &mut Criterion) {
         rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
         ec: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
     };
-    let authorizer = authorizer(&keys);
+    let authorizer = authorizer(&keys, None);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let rsa_token = keys.token("RS256");
@@ -118,6 +150,22 @@ fn warm_path(c: &mut Criterion) {
         });
     }
     request_shapes(c, &authorizer, &runtime, &rsa_token);
+
+    // The same RS256 decision with revocation on; the cache is warmed by the check below.
+    let revoking = authorizer(&keys, Some(&empty_revocation_table()));
+    let event = serde_json::to_vec(&json!({
+        "type": "TOKEN", "authorizationToken": format!("Bearer {rsa_token}"), "methodArn": METHOD_ARN
+    }))
+    .unwrap();
+    let parsed: TokenEvent = serde_json::from_slice(&event).unwrap();
+    assert!(runtime.block_on(revoking.token_event(&parsed)).is_ok());
+    c.bench_function("TOKEN decision, RS256, revocation on (warm cache)", |b| {
+        b.iter(|| {
+            let event: TokenEvent = serde_json::from_slice(black_box(&event)).unwrap();
+            let response = runtime.block_on(revoking.token_event(&event)).unwrap();
+            serde_json::to_vec(&response).unwrap()
+        })
+    });
 }
 
 /// REQUEST events from the project's samples, with the token and method ARN replaced.

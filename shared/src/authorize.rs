@@ -76,7 +76,14 @@ impl Authorizer {
         Self::new(&Config::from_env()?)
     }
 
+    /// Builds the authorizer from a validated configuration and the process environment (AWS region and
+    /// credentials, for the revocation table).
     pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        Self::with_environment(config, |name| std::env::var(name).ok())
+    }
+
+    /// The same, reading the AWS environment through `lookup`.
+    pub fn with_environment(config: &Config, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (issuers, jwks) = config.validate()?;
         let names = ClaimNames {
             principal: config.principal_claim.clone(),
@@ -90,7 +97,7 @@ impl Authorizer {
         };
         let request = config.request.validate()?;
         let revocation = match &config.revocation {
-            Some(settings) => Some(RevocationStore::new(settings, |name| std::env::var(name).ok())?),
+            Some(settings) => Some(RevocationStore::new(settings, lookup)?),
             None => None,
         };
         if rules.depends_on_request() {
