@@ -64,7 +64,7 @@ impl Keys {
     }
 }
 
-fn authorizer(keys: &Keys, revocation_endpoint: Option<&str>) -> Authorizer {
+fn configured_authorizer(keys: &Keys, revocation_endpoint: Option<&str>) -> Authorizer {
     let mut config = json!({
         "issuers": [{
             "cognito_user_pool_id": POOL, "client_ids": ["4k1h2j3g4f5d6s7a8p9o0i1u2y"],
@@ -122,7 +122,7 @@ fn warm_path(c: &mut Criterion) {
         rsa: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
         ec: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap(),
     };
-    let authorizer = authorizer(&keys, None);
+    let authorizer = configured_authorizer(&keys, None);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     let rsa_token = keys.token("RS256");
@@ -152,7 +152,7 @@ fn warm_path(c: &mut Criterion) {
     request_shapes(c, &authorizer, &runtime, &rsa_token);
 
     // The same RS256 decision with revocation on; the cache is warmed by the check below.
-    let revoking = authorizer(&keys, Some(&empty_revocation_table()));
+    let revoking = configured_authorizer(&keys, Some(&empty_revocation_table()));
     let event = serde_json::to_vec(&json!({
         "type": "TOKEN", "authorizationToken": format!("Bearer {rsa_token}"), "methodArn": METHOD_ARN
     }))
