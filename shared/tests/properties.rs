@@ -1,15 +1,16 @@
 //! Property tests: for random rule sets, callers and routes, the emitted policy answers as the rules do; and
 //! the wildcard matcher, method ARNs and CIDR blocks agree with naive reference implementations.
 
-use authorizer::alg::Algorithm;
 use authorizer::arn::MethodArn;
 use authorizer::cidr::Cidr;
 use authorizer::glob;
 use authorizer::policy::{Action, Evaluation, PolicyDocument};
 use authorizer::rules::{RuleSet, RulesConfig, VERBS};
-use authorizer::verify::VerifiedToken;
 use proptest::prelude::*;
-use serde_json::{Map, json};
+
+mod common;
+use common::caller;
+use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
 
 const PREFIX: &str = "arn:aws:execute-api:eu-west-1:123456789012:api9/live/";
@@ -47,19 +48,6 @@ fn rule_set() -> impl Strategy<Value = RuleSet> {
     })
 }
 
-fn caller(groups: Vec<&str>) -> VerifiedToken {
-    VerifiedToken {
-        issuer: "https://issuer.test".into(),
-        kid: "k".into(),
-        alg: Algorithm::RS256,
-        principal: "p".into(),
-        issued_at: None,
-        scopes: vec![],
-        groups: groups.into_iter().map(str::to_owned).collect(),
-        claims: Map::new(),
-    }
-}
-
 /// A concrete request route: a verb and a path over the patterns' alphabet.
 fn route() -> impl Strategy<Value = String> {
     let segment = prop_oneof!["items", "a", "b", "x", "xy", "42", ""];
@@ -86,7 +74,7 @@ proptest! {
         groups in prop::sample::subsequence(GROUPS.to_vec(), 0..=3),
         routes in prop::collection::vec(route(), 1..20),
     ) {
-        let verdicts = rules.evaluate(&caller(groups), None);
+        let verdicts = rules.evaluate(&caller(&[], &groups, json!({})), None);
         let policy = PolicyDocument::build(PREFIX, &verdicts.grants());
         for route in routes {
             let rules_allow = verdicts.decide(&route).is_ok();

@@ -2,14 +2,16 @@
 //! every caller and every route: API Gateway caches one policy per token and reuses it for every method, so a
 //! policy that disagreed with the rules anywhere would allow or deny the wrong route from the cache.
 
-use authorizer::alg::Algorithm;
 use authorizer::arn::MethodArn;
 use authorizer::outcome::{Denial, Requirement};
 use authorizer::policy::{Action, Effect, Evaluation, PolicyDocument};
 use authorizer::request::{ClientCert, Request, Shape};
 use authorizer::rules::{RuleSet, RulesConfig, VERBS};
 use authorizer::verify::VerifiedToken;
-use serde_json::{Map, Value, json};
+
+mod common;
+use common::caller;
+use serde_json::json;
 
 const PREFIX: &str = "arn:aws:execute-api:us-east-1:123456789012:api1234/prod/";
 
@@ -61,19 +63,6 @@ const RULE_SETS: [&str; 4] = [
     match = ["* /open/{x}"]
     "#,
 ];
-
-fn caller(scopes: &[&str], groups: &[&str], claims: Value) -> VerifiedToken {
-    VerifiedToken {
-        issuer: "https://issuer.test".into(),
-        kid: "k".into(),
-        alg: Algorithm::RS256,
-        principal: "p".into(),
-        issued_at: None,
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        groups: groups.iter().map(|s| s.to_string()).collect(),
-        claims: claims.as_object().cloned().unwrap_or_else(Map::new),
-    }
-}
 
 fn callers() -> Vec<VerifiedToken> {
     vec![
