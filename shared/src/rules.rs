@@ -421,6 +421,10 @@ impl RoutePattern {
             if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(format!("bad WebSocket route key {pattern:?}"));
             }
+            // The same bound as paths, so that every resource stays within API Gateway's limit.
+            if pattern.len() > MAX_PATH_PATTERN_BYTES {
+                return Err(format!("route key longer than {MAX_PATH_PATTERN_BYTES} bytes"));
+            }
             return Ok(RoutePattern::RouteKey(pattern.to_owned()));
         }
         let (method, path) = pattern.split_once(' ').ok_or("expected \"METHOD /path\", e.g. \"GET /items/{id}\"")?;
@@ -518,6 +522,9 @@ mod tests {
             assert!(err.contains(fragment), "{pattern}: {err}");
         }
         assert!(route_resources(&format!("GET /{}", "a".repeat(MAX_PATH_PATTERN_BYTES))).is_err());
+        // Found by the route_and_arn fuzz target: route keys were not bounded.
+        assert!(route_resources(&format!("${}", "d".repeat(MAX_PATH_PATTERN_BYTES))).is_err());
+        assert!(route_resources(&format!("${}", "d".repeat(MAX_PATH_PATTERN_BYTES - 1))).is_ok());
     }
 
     #[test]
