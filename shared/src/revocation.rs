@@ -118,31 +118,37 @@ impl RevocationStore {
     /// `Ok` when nothing revokes the token; `Revoked` (401) when something does; a fault (500) when the store
     /// cannot be read.
     pub async fn check(&self, token: &VerifiedToken) -> Result<(), AuthError> {
-        let keys = Keys::of(token);
+        let keys = table_keys(token);
         let now = Instant::now();
-        let missing: Vec<&str> = {
+        // Each key's answer (`Some(not_before)` when an item exists), from the cache where it is fresh.
+        let mut found: [Option<i64>; 3] = [None; 3];
+        let mut missing = Vec::new();
+        {
             let cache = self.lock();
-            keys.all().filter(|key| cache.get(key, now, self.staleness).is_none()).collect()
-        };
+            for (i, key) in keys.iter().enumerate() {
+                match key.as_deref().map(|key| cache.get(key, now, self.staleness)) {
+                    Some(Some(answer)) => found[i] = answer,
+                    Some(None) => missing.push(i),
+                    None => {}
+                }
+            }
+        }
         if !missing.is_empty() {
-            let found = self.read(&missing).await.map_err(|reason| {
+            let names: Vec<&str> = missing.iter().filter_map(|&i| keys[i].as_deref()).collect();
+            let read = self.read(&names).await.map_err(|reason| {
                 tracing::warn!(event = "revocation_unavailable", table = %self.table, reason = %reason);
                 AuthError::from(Fault::RevocationUnavailable)
             })?;
             let mut cache = self.lock();
-            for key in missing {
-                cache.put(key, found.get(key).copied(), now);
+            for &i in &missing {
+                let key = keys[i].as_deref().unwrap_or_default();
+                found[i] = read.get(key).copied();
+                cache.put(key, found[i], now);
             }
         }
-        let cache = self.lock();
-        let entry = |key: &str| cache.get(key, now, self.staleness).flatten();
-        let cut_off = keys.user.as_deref().and_then(entry);
-        let issued_before_cut_off =
-            cut_off.is_some_and(|not_before| token.issued_at.is_none_or(|iat| iat < not_before));
-        let revoked = issued_before_cut_off
-            || keys.family.as_deref().and_then(entry).is_some()
-            || keys.token.as_deref().and_then(entry).is_some();
-        if revoked { Err(Rejection::Revoked.into()) } else { Ok(()) }
+        let [user, family, single] = found;
+        let before_cut_off = user.is_some_and(|not_before| token.issued_at.is_none_or(|iat| iat < not_before));
+        if before_cut_off || family.is_some() || single.is_some() { Err(Rejection::Revoked.into()) } else { Ok(()) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -225,26 +231,14 @@ impl RevocationStore {
     }
 }
 
-/// The table keys that can revoke one token.
-struct Keys {
-    user: Option<String>,
-    family: Option<String>,
-    token: Option<String>,
-}
-
-impl Keys {
-    fn of(token: &VerifiedToken) -> Keys {
-        let claim = |name: &str| token.claims.get(name).and_then(Value::as_str);
-        Keys {
-            user: claim("sub").map(|sub| format!("user#{}#{sub}", token.issuer)),
-            family: claim("origin_jti").map(|id| format!("family#{id}")),
-            token: claim("jti").map(|id| format!("token#{id}")),
-        }
-    }
-
-    fn all(&self) -> impl Iterator<Item = &str> {
-        [&self.user, &self.family, &self.token].into_iter().flatten().map(String::as_str)
-    }
+/// The table keys that can revoke one token: the user's cut-off, its family, itself.
+fn table_keys(token: &VerifiedToken) -> [Option<String>; 3] {
+    let claim = |name: &str| token.claims.get(name).and_then(Value::as_str);
+    [
+        claim("sub").map(|sub| format!("user#{}#{sub}", token.issuer)),
+        claim("origin_jti").map(|id| format!("family#{id}")),
+        claim("jti").map(|id| format!("token#{id}")),
+    ]
 }
 
 /// Read answers by table key: `Some(not_before)` for an item found, `None` for none, each with when it was
