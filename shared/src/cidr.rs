@@ -1,8 +1,9 @@
 //! CIDR blocks for source-address rules, IPv4 and IPv6.
 //!
 //! A block whose address has bits set past its prefix (`10.1.2.3/8`) is refused rather than silently
-//! masked: it is almost always a typo, and guessing would widen or narrow an access rule. An IPv4 address
-//! that arrives IPv4-mapped (`::ffff:203.0.113.10`) is matched as IPv4.
+//! masked: it is almost always a typo, and guessing would widen or narrow an access rule. IPv4-mapped
+//! addresses (`::ffff:203.0.113.10`) are IPv4, both as blocks and as callers: otherwise a mapped block in a
+//! deny list would never match anyone.
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -59,7 +60,13 @@ impl FromStr for Cidr {
         if !host_bits_clear {
             return Err(format!("{text:?} has bits set past its /{prefix} prefix"));
         }
-        Ok(Cidr { network, prefix })
+        match network.to_canonical() {
+            IpAddr::V4(v4) if network.is_ipv6() => match prefix.checked_sub(96) {
+                Some(prefix) => Ok(Cidr { network: IpAddr::V4(v4), prefix }),
+                None => Err(format!("{text:?} reaches beyond the IPv4-mapped range: give the IPv4 block")),
+            },
+            _ => Ok(Cidr { network, prefix }),
+        }
     }
 }
 
@@ -100,6 +107,20 @@ mod tests {
         assert!(cidr("203.0.113.0/24").contains(ip("::ffff:203.0.113.9")), "IPv4-mapped matches as IPv4");
         assert!(!cidr("0.0.0.0/0").contains(ip("2001:db8::1")), "families never match each other");
         assert!(!cidr("::/0").contains(ip("203.0.113.9")));
+    }
+
+    /// Found by the route_and_arn fuzz target: a mapped block was kept as IPv6 while callers were matched as
+    /// IPv4, so it matched no one (a deny list failed open).
+    #[test]
+    fn ipv4_mapped_blocks_are_ipv4_blocks() {
+        let block = cidr("::ffff:10.66.0.0/112");
+        assert_eq!(block, cidr("10.66.0.0/16"));
+        for caller in ["10.66.1.2", "::ffff:10.66.1.2"] {
+            assert!(block.contains(ip(caller)), "{caller}");
+        }
+        assert!(!block.contains(ip("10.1.1.1")));
+        assert!(cidr("::ffff:0.1.2.3").contains(ip("0.1.2.3")), "a mapped address is one IPv4 host");
+        assert!("::ffff:0.0.0.0/95".parse::<Cidr>().is_err(), "wider than the mapped range");
     }
 
     #[test]
