@@ -97,6 +97,7 @@ fn run(options: &Options) -> Result<(), String> {
 
     let signer = Signer::generate()?;
     let token = signer.access_token()?;
+    let floor = signer.signature_floor(&token)?;
     let jwks = signer.jwks();
     let sample =
         fs::read_to_string(&options.request_event).map_err(|e| format!("{}: {e}", options.request_event.display()))?;
@@ -132,6 +133,7 @@ fn run(options: &Options) -> Result<(), String> {
         trace_ids: options.trace_ids,
         invocations: options.invocations,
         cold_starts: options.cold_starts,
+        floor,
         subjects: reports,
     }
     .print();

@@ -18,6 +18,8 @@ pub struct Report {
     pub trace_ids: TraceIds,
     pub invocations: usize,
     pub cold_starts: usize,
+    /// One bare RS256 signature check, measured in this run.
+    pub floor: Duration,
     pub subjects: Vec<SubjectReport>,
 }
 
@@ -71,6 +73,11 @@ impl Report {
             self.invocations,
             self.trace_ids.name()
         );
+        println!(
+            "Floor, measured in this run: one bare RS256 signature check with a parsed key (aws-lc-rs): {}.",
+            time(self.floor)
+        );
+        println!("A warm invocation also pays the runtime API round trip and the JSON log line.\n");
         println!("| binary | median | p99 | max |");
         println!("|---|---|---|---|");
         for subject in &self.subjects {
