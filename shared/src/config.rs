@@ -454,13 +454,7 @@ impl IssuerConfig {
 
 impl JwksConfig {
     fn validate(&self) -> Result<JwksSettings, ConfigError> {
-        let bounded = |name: &str, value: u64, min: u64, max: u64| {
-            if (min..=max).contains(&value) {
-                Ok(value)
-            } else {
-                Err(ConfigError::new(format!("jwks.{name}"), format!("{value} is outside {min}..={max}")))
-            }
-        };
+        let bounded = |name: &str, value, min, max| bounded(&format!("jwks.{name}"), value, min, max);
         let timeout = bounded("timeout_ms", self.timeout_ms, 100, 10_000)?;
         Ok(JwksSettings {
             ttl: Duration::from_secs(bounded("ttl_seconds", self.ttl_seconds, 1, 86_400)?),
@@ -479,6 +473,15 @@ impl JwksConfig {
             )?),
             max_bytes: bounded("max_bytes", self.max_bytes as u64, 1024, 4 * 1024 * 1024)? as usize,
         })
+    }
+}
+
+/// `value` when it lies in `min..=max`, else an error naming `setting`.
+pub(crate) fn bounded(setting: &str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(setting, format!("{value} is outside {min}..={max}")))
     }
 }
 

@@ -6,6 +6,7 @@
 use crate::config::{JwksSettings, check_url_scheme};
 use reqwest::Url;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Why a document could not be had. The text names the URL and the cause, never a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,41 +23,61 @@ pub enum FetchError {
     Transport(String),
 }
 
-pub struct Fetcher {
-    settings: JwksSettings,
-    // Built on first use, so a cold start with pre-baked keys never pays for TLS set-up.
+/// An HTTP client that never follows redirects, built on first use, so that a cold start that fetches
+/// nothing never pays for TLS set-up.
+pub(crate) struct LazyClient {
+    connect_timeout: Duration,
+    timeout: Duration,
     client: OnceLock<Result<reqwest::Client, String>>,
 }
 
-impl Fetcher {
-    pub fn new(settings: JwksSettings) -> Self {
-        Fetcher { settings, client: OnceLock::new() }
+impl LazyClient {
+    pub(crate) fn new(connect_timeout: Duration, timeout: Duration) -> Self {
+        LazyClient { connect_timeout, timeout, client: OnceLock::new() }
     }
 
-    fn client(&self) -> Result<&reqwest::Client, FetchError> {
+    pub(crate) fn get(&self) -> Result<&reqwest::Client, String> {
         self.client
             .get_or_init(|| {
                 reqwest::Client::builder()
-                    .connect_timeout(self.settings.connect_timeout)
-                    .timeout(self.settings.timeout)
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("apigw-authorizers/", env!("CARGO_PKG_VERSION")))
                     .build()
                     .map_err(|e| e.to_string())
             })
             .as_ref()
-            .map_err(|e| FetchError::Transport(e.clone()))
+            .map_err(Clone::clone)
+    }
+}
+
+pub struct Fetcher {
+    max_bytes: usize,
+    client: LazyClient,
+}
+
+impl Fetcher {
+    pub fn new(settings: JwksSettings) -> Self {
+        Fetcher { max_bytes: settings.max_bytes, client: LazyClient::new(settings.connect_timeout, settings.timeout) }
     }
 
     /// GETs `url` and returns its body, at most `max_bytes` long.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
         check_url_scheme(url).map_err(FetchError::Refused)?;
-        let max = self.settings.max_bytes;
+        let max = self.max_bytes;
         let classify = |e: reqwest::Error| {
             if e.is_timeout() { FetchError::Timeout } else { FetchError::Transport(without_url(e)) }
         };
-        let mut response =
-            self.client()?.get(url.clone()).header("accept", "application/json").send().await.map_err(classify)?;
+        let mut response = self
+            .client
+            .get()
+            .map_err(FetchError::Transport)?
+            .get(url.clone())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(classify)?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }

@@ -39,6 +39,12 @@ pub fn fingerprint(token: &str) -> String {
         .collect()
 }
 
+/// Lower-case hex, without a `format!` per byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)] as char, DIGITS[usize::from(b & 15)] as char]).collect()
+}
+
 /// What one decision's log line says.
 #[derive(Debug, Default)]
 pub struct DecisionLog<'a> {

@@ -207,7 +207,7 @@ fn pem_sha256(pem: &str) -> Option<String> {
     let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
-    Some(hash.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+    Some(crate::log::hex(hash.as_ref()))
 }
 
 fn bad(message: String) -> Fault {

@@ -14,7 +14,8 @@
 //! miss, and none at all when revocation is not configured. A store that cannot be read is an error (500),
 //! never a pass; a token that lacks what a cut-off needs (`iat`) counts as revoked.
 
-use crate::config::{ConfigError, check_url_scheme};
+use crate::config::{ConfigError, bounded, check_url_scheme};
+use crate::fetch::LazyClient;
 use crate::outcome::{AuthError, Fault, Rejection};
 use crate::verify::VerifiedToken;
 use aws_credential_types::Credentials;
@@ -25,7 +26,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,9 +63,8 @@ pub struct RevocationStore {
     region: String,
     identity: Identity,
     staleness: Duration,
-    timeout: Duration,
     cache: Mutex<Cache>,
-    client: OnceLock<Result<reqwest::Client, String>>,
+    client: LazyClient,
 }
 
 impl RevocationStore {
@@ -75,13 +75,7 @@ impl RevocationStore {
         if config.table.trim().is_empty() {
             return Err(ConfigError::new(setting("table"), "must not be empty"));
         }
-        let bounded = |name: &str, value: u64, min: u64, max: u64| {
-            if (min..=max).contains(&value) {
-                Ok(value)
-            } else {
-                Err(ConfigError::new(setting(name), format!("{value} is outside {min}..={max}")))
-            }
-        };
+        let bounded = |name: &str, value, min, max| bounded(&setting(name), value, min, max);
         let staleness = Duration::from_secs(bounded("max_staleness_seconds", config.max_staleness_seconds, 1, 3600)?);
         let timeout = Duration::from_millis(bounded("timeout_ms", config.timeout_ms, 50, 5000)?);
         let entries = bounded("cache_entries", config.cache_entries as u64, 100, 1_000_000)? as usize;
@@ -109,9 +103,8 @@ impl RevocationStore {
             region,
             identity,
             staleness,
-            timeout,
             cache: Mutex::new(Cache::new(entries)),
-            client: OnceLock::new(),
+            client: LazyClient::new(timeout, timeout),
         })
     }
 
@@ -186,7 +179,7 @@ impl RevocationStore {
         )
         .map_err(|e| format!("signing: {e}"))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| format!("signing: {e}"))?.into_parts();
-        let mut request = self.client()?.post(self.endpoint.clone()).body(body);
+        let mut request = self.client.get()?.post(self.endpoint.clone()).body(body);
         for (name, value) in headers.into_iter().chain(instructions.headers()) {
             request = request.header(name, value);
         }
@@ -214,20 +207,6 @@ impl RevocationStore {
                 Some((pk.to_owned(), not_before))
             })
             .collect())
-    }
-
-    fn client(&self) -> Result<&reqwest::Client, String> {
-        self.client
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .timeout(self.timeout)
-                    .connect_timeout(self.timeout)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .as_ref()
-            .map_err(Clone::clone)
     }
 }
 
