@@ -241,6 +241,27 @@ impl Config {
 
     /// Reads the configuration through `lookup` (an environment), so tests need not touch the real one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = Self::from_source(&lookup)?;
+        // The revocation table can also come from the environment, as a deployment template passes it.
+        if let Some(table) = lookup("REVOCATION_TABLE") {
+            if config.revocation.is_some() {
+                return Err(ConfigError::new(
+                    "REVOCATION_TABLE",
+                    "the configuration document has a [revocation] table already: set only one",
+                ));
+            }
+            let mut revocation = RevocationConfig::for_table(table.trim());
+            if let Some(seconds) = lookup("REVOCATION_MAX_STALENESS_SECONDS") {
+                revocation.max_staleness_seconds = seconds.trim().parse().map_err(|_| {
+                    ConfigError::new("REVOCATION_MAX_STALENESS_SECONDS", format!("{seconds:?} is not a number"))
+                })?;
+            }
+            config.revocation = Some(revocation);
+        }
+        Ok(config)
+    }
+
+    fn from_source(lookup: &impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let sources = ["AUTHZ_CONFIG", "AUTHZ_CONFIG_FILE", "COGNITO_USER_POOL_ID"];
         let set: Vec<&str> = sources.into_iter().filter(|name| lookup(name).is_some()).collect();
         match set.as_slice() {
@@ -258,7 +279,7 @@ impl Config {
                 let format = if path.ends_with(".json") { Format::Json } else { Format::Toml };
                 Self::parse(&text, format, &path)
             }
-            ["COGNITO_USER_POOL_ID"] => Self::cognito_shortcut(&lookup),
+            ["COGNITO_USER_POOL_ID"] => Self::cognito_shortcut(lookup),
             _ => Err(ConfigError::new(set.join(" and "), format!("set only one of {}", sources.join(", ")))),
         }
     }
@@ -365,7 +386,7 @@ impl IssuerConfig {
         let setting = |name: &str| format!("{at}.{name}");
         let (iss, audience, default_source) = match (&self.cognito_user_pool_id, &self.issuer) {
             (Some(pool), None) => {
-                let region = cognito_region(pool).ok_or_else(|| {
+                let iss = cognito_issuer(pool).ok_or_else(|| {
                     ConfigError::new(
                         setting("cognito_user_pool_id"),
                         format!("{pool:?} is not a pool id like us-east-1_AbC123"),
@@ -380,7 +401,6 @@ impl IssuerConfig {
                         "Cognito issuers use client_ids, not audiences",
                     ));
                 }
-                let iss = format!("https://cognito-idp.{region}.amazonaws.com/{pool}");
                 let jwks = parse_url(&format!("{iss}/.well-known/jwks.json"), &setting("cognito_user_pool_id"))?;
                 let token_use = self.token_use.unwrap_or(TokenUse::Access);
                 (iss, AudienceCheck::Cognito { token_use, client_ids: self.client_ids.clone() }, JwksSource::Uri(jwks))
@@ -485,14 +505,14 @@ pub(crate) fn bounded(setting: &str, value: u64, min: u64, max: u64) -> Result<u
     }
 }
 
-/// The region part of a pool id (`us-east-1_AbC123` → `us-east-1`). Pool ids are not otherwise validated:
-/// emulators and new partitions use other shapes.
-fn cognito_region(pool: &str) -> Option<&str> {
+/// The `iss` of a Cognito user pool's tokens, derived from the pool id's region part (`us-east-1_AbC123` →
+/// `us-east-1`). Pool ids are not otherwise validated: emulators and new partitions use other shapes.
+pub fn cognito_issuer(pool: &str) -> Option<String> {
     let (region, id) = pool.split_once('_')?;
     let region_ok =
         !region.is_empty() && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
-    (region_ok && id_ok).then_some(region)
+    (region_ok && id_ok).then(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
 }
 
 /// Parses a key or discovery URL: HTTPS anywhere, plain HTTP only on loopback (local development).
@@ -558,6 +578,24 @@ mod tests {
         );
         assert_eq!(issuer.algorithms, [Algorithm::RS256]);
         assert_eq!(jwks.timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_revocation_table_can_come_from_the_environment_once() {
+        let shortcut = [("COGNITO_USER_POOL_ID", "eu-west-1_AbC123"), ("COGNITO_CLIENT_IDS", "one")];
+        let with = |extra: &[(&str, &str)]| Config::from_lookup(env(&[&shortcut[..], extra].concat()));
+        let revocation = with(&[("REVOCATION_TABLE", "revocations"), ("REVOCATION_MAX_STALENESS_SECONDS", "5")])
+            .unwrap()
+            .revocation
+            .unwrap();
+        assert_eq!((revocation.table.as_str(), revocation.max_staleness_seconds), ("revocations", 5));
+        assert!(with(&[]).unwrap().revocation.is_none());
+        let staleness = with(&[("REVOCATION_TABLE", "t"), ("REVOCATION_MAX_STALENESS_SECONDS", "soon")]).unwrap_err();
+        assert_eq!(staleness.setting, "REVOCATION_MAX_STALENESS_SECONDS");
+        let document = "[[issuers]]\ncognito_user_pool_id = \"eu-west-1_AbC123\"\nclient_ids = [\"one\"]\n\
+                        [revocation]\ntable = \"t\"\n";
+        let twice = Config::from_lookup(env(&[("AUTHZ_CONFIG", document), ("REVOCATION_TABLE", "t")])).unwrap_err();
+        assert_eq!(twice.setting, "REVOCATION_TABLE");
     }
 
     #[test]

@@ -8,11 +8,13 @@
 pub mod alg;
 pub mod arn;
 pub mod authorize;
+pub mod aws_env;
 pub mod cidr;
 pub mod config;
 pub mod context;
 pub mod fetch;
 pub mod glob;
+pub mod invalidation;
 pub mod jwk;
 pub mod jwks;
 pub mod jws;

@@ -14,16 +14,16 @@
 //! miss, and none at all when revocation is not configured. A store that cannot be read is an error (500),
 //! never a pass; a token that lacks what a cut-off needs (`iat`) counts as revoked.
 
+use crate::aws_env;
 use crate::config::{ConfigError, bounded, check_url_scheme};
 use crate::fetch::LazyClient;
 use crate::outcome::{AuthError, Fault, Rejection};
 use crate::verify::VerifiedToken;
-use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use reqwest::Url;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,6 +45,20 @@ pub struct RevocationConfig {
     pub region: Option<String>,
     /// Default: `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`, else DynamoDB's regional endpoint.
     pub endpoint: Option<String>,
+}
+
+impl RevocationConfig {
+    /// A table with every other setting at its default.
+    pub fn for_table(table: impl Into<String>) -> Self {
+        RevocationConfig {
+            table: table.into(),
+            max_staleness_seconds: default_staleness(),
+            timeout_ms: default_timeout(),
+            cache_entries: default_entries(),
+            region: None,
+            endpoint: None,
+        }
+    }
 }
 
 fn default_staleness() -> u64 {
@@ -82,21 +96,19 @@ impl RevocationStore {
         let region = config
             .region
             .clone()
-            .or_else(|| lookup("AWS_REGION"))
+            .or_else(|| aws_env::region(&lookup))
             .ok_or_else(|| ConfigError::new(setting("region"), "no region: set revocation.region or AWS_REGION"))?;
         let endpoint = config
             .endpoint
             .clone()
-            .or_else(|| lookup("AWS_ENDPOINT_URL_DYNAMODB"))
-            .or_else(|| lookup("AWS_ENDPOINT_URL"))
+            .or_else(|| aws_env::endpoint_override(&lookup, "DYNAMODB"))
             .unwrap_or_else(|| format!("https://dynamodb.{region}.amazonaws.com"));
         let endpoint = Url::parse(&endpoint)
             .map_err(|e| ConfigError::new(setting("endpoint"), format!("{endpoint:?} is not a URL: {e}")))?;
         check_url_scheme(&endpoint).map_err(|m| ConfigError::new(setting("endpoint"), m))?;
-        let (Some(key), Some(secret)) = (lookup("AWS_ACCESS_KEY_ID"), lookup("AWS_SECRET_ACCESS_KEY")) else {
-            return Err(ConfigError::new("AWS_ACCESS_KEY_ID", "revocation needs the function's AWS credentials"));
-        };
-        let identity = Credentials::new(key, secret, lookup("AWS_SESSION_TOKEN"), None, "environment").into();
+        let identity = aws_env::credentials(&lookup)
+            .ok_or_else(|| ConfigError::new("AWS_ACCESS_KEY_ID", "revocation needs the function's AWS credentials"))?
+            .into();
         Ok(RevocationStore {
             table: config.table.clone(),
             endpoint,
@@ -214,10 +226,48 @@ impl RevocationStore {
 fn table_keys(token: &VerifiedToken) -> [Option<String>; 3] {
     let claim = |name: &str| token.claims.get(name).and_then(Value::as_str);
     [
-        claim("sub").map(|sub| format!("user#{}#{sub}", token.issuer)),
-        claim("origin_jti").map(|id| format!("family#{id}")),
-        claim("jti").map(|id| format!("token#{id}")),
+        claim("sub").map(|sub| user_key(&token.issuer, sub)),
+        claim("origin_jti").map(family_key),
+        claim("jti").map(token_key),
     ]
+}
+
+fn user_key(issuer: &str, sub: &str) -> String {
+    format!("user#{issuer}#{sub}")
+}
+fn family_key(origin_jti: &str) -> String {
+    format!("family#{origin_jti}")
+}
+fn token_key(jti: &str) -> String {
+    format!("token#{jti}")
+}
+
+/// One item of the table, as the cache invalidator writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RevocationEntry {
+    pub pk: String,
+    /// User cut-offs only: the user's tokens issued before this (epoch seconds) are revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+    /// When DynamoDB may drop the item (the table's TTL): once every token it can revoke has expired.
+    pub expires_at: i64,
+}
+
+impl RevocationEntry {
+    /// Revokes `sub`'s tokens issued before `not_before`; `lifetime` is the longest token lifetime.
+    pub fn user(issuer: &str, sub: &str, not_before: i64, lifetime: i64) -> Self {
+        RevocationEntry { pk: user_key(issuer, sub), not_before: Some(not_before), expires_at: not_before + lifetime }
+    }
+
+    /// Revokes every token refreshed from one refresh token.
+    pub fn family(origin_jti: &str, now: i64, lifetime: i64) -> Self {
+        RevocationEntry { pk: family_key(origin_jti), not_before: None, expires_at: now + lifetime }
+    }
+
+    /// Revokes one token.
+    pub fn token(jti: &str, now: i64, lifetime: i64) -> Self {
+        RevocationEntry { pk: token_key(jti), not_before: None, expires_at: now + lifetime }
+    }
 }
 
 /// Read answers by table key: `Some(not_before)` for an item found, `None` for none, each with when it was

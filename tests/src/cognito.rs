@@ -139,4 +139,100 @@ impl Cognito {
             _ => Err(Error::Failed(format!("AdminInitiateAuth for {username} returned no ID or access token"))),
         }
     }
+
+    /// The user's `sub`.
+    pub async fn user_sub(&self, pool_id: &str, username: &str) -> Result<String> {
+        let output = self
+            .client
+            .admin_get_user()
+            .user_pool_id(pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| failed("AdminGetUser", e))?;
+        let sub = output.user_attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value());
+        sub.map(str::to_owned).ok_or_else(|| Error::Failed(format!("AdminGetUser: {username} has no sub")))
+    }
+
+    /// `AdminUserGlobalSignOut`: Cognito stops refreshing the user's tokens, which still verify.
+    pub async fn global_sign_out(&self, pool_id: &str, username: &str) -> Result<()> {
+        let call = self.client.admin_user_global_sign_out().user_pool_id(pool_id).username(username);
+        call.send().await.map(drop).map_err(|e| failed("AdminUserGlobalSignOut", e))
+    }
+
+    pub async fn set_enabled(&self, pool_id: &str, username: &str, enabled: bool) -> Result<()> {
+        if enabled {
+            let call = self.client.admin_enable_user().user_pool_id(pool_id).username(username);
+            call.send().await.map(drop).map_err(|e| failed("AdminEnableUser", e))
+        } else {
+            let call = self.client.admin_disable_user().user_pool_id(pool_id).username(username);
+            call.send().await.map(drop).map_err(|e| failed("AdminDisableUser", e))
+        }
+    }
+
+    pub async fn remove_from_group(&self, pool_id: &str, username: &str, group: &str) -> Result<()> {
+        let call = self.client.admin_remove_user_from_group().user_pool_id(pool_id).username(username);
+        call.group_name(group).send().await.map(drop).map_err(|e| failed("AdminRemoveUserFromGroup", e))
+    }
+}
+
+/// The EventBridge event CloudTrail emits for a successful Cognito management call on `pool_id`, made at `time`
+/// (epoch seconds), shaped as Cognito records it: the user's `sub` in `additionalEventData`, the user name hidden.
+/// With `sub = None` the event names the user instead, as older records do.
+pub fn cloudtrail_event(call: &str, pool_id: &str, username: &str, sub: Option<&str>, time: i64) -> serde_json::Value {
+    let shown_name = if sub.is_some() { "HIDDEN_DUE_TO_SECURITY_REASONS" } else { username };
+    let mut detail = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole", "accountId": "123456789012"},
+        "eventTime": rfc3339(time),
+        "eventSource": "cognito-idp.amazonaws.com",
+        "eventName": call,
+        "awsRegion": REGION,
+        "sourceIPAddress": "192.0.2.10",
+        "requestParameters": {"userPoolId": pool_id, "username": shown_name},
+        "responseElements": null,
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "eventCategory": "Management"
+    });
+    if let Some(sub) = sub {
+        detail["additionalEventData"] = serde_json::json!({"sub": sub});
+    }
+    serde_json::json!({
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.cognito-idp",
+        "account": "123456789012",
+        "time": rfc3339(time),
+        "region": REGION,
+        "resources": [],
+        "detail": detail
+    })
+}
+
+/// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(epoch: i64) -> String {
+    let (days, secs) = (epoch.div_euclid(86_400), epoch.rem_euclid(86_400));
+    // The civil date of a day count (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(1_709_251_199), "2024-02-29T23:59:59Z");
+        assert_eq!(super::rfc3339(1_795_341_600), "2026-11-22T10:00:00Z");
+    }
 }

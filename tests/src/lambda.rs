@@ -394,6 +394,19 @@ impl LambdaWatch {
         })
     }
 
+    /// Invokes a function that is not an authorizer: `Ok` with its answer, or `Err` with its error report
+    /// (`{"errorType", "errorMessage"}`).
+    pub async fn call(&self, event: &Value) -> Result<std::result::Result<Value, Value>> {
+        match self.post(event, INVOKE_TIMEOUT).await? {
+            Answer::Returned { function_error, body } => {
+                let answer: Value = serde_json::from_slice(&body)
+                    .map_err(|_| Error::Failed(format!("{} answered with something other than JSON", self.function)))?;
+                Ok(if function_error { Err(answer) } else { Ok(answer) })
+            }
+            Answer::Exited(line) => Err(Error::Failed(format!("{} exited: {line}", self.function))),
+        }
+    }
+
     /// Sends a TOKEN event carrying `Bearer <token>` for `method` on `path`.
     pub async fn authorize(&self, token: &str, method: &str, path: &str) -> Result<Outcome> {
         self.invoke(&token_event(&format!("Bearer {token}"), &method_arn(method, path))).await

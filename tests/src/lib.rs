@@ -1,9 +1,11 @@
-//! Test harness for the authorizers: moto as a local Cognito, a JWKS stand-in, a JWT minter and a driver for
-//! `cargo lambda watch` that reports what API Gateway would do with each answer.
+//! Test harness for the functions: moto as a local Cognito and DynamoDB, stand-ins for a JWKS endpoint and for
+//! API Gateway's cache-flush calls, a JWT minter and a driver for `cargo lambda watch` that reports what API
+//! Gateway would do with each answer.
 //!
 //! Everything runs on 127.0.0.1 with dummy credentials; nothing here may reach AWS or the instance-metadata address.
 
 pub mod cognito;
+pub mod control_plane;
 pub mod dynamodb;
 pub mod jwks_server;
 pub mod lambda;
