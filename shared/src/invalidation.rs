@@ -179,10 +179,19 @@ impl Trigger {
     /// who can fix it, while any other event is acknowledged.
     pub fn parse(raw: &str, settings: &InvalidatorSettings, now: i64) -> Result<Trigger, InvalidationError> {
         let event: Value = serde_json::from_str(raw).map_err(|_| InvalidationError::BadEvent("not JSON".into()))?;
-        if let Some(action) = event.get("action") {
-            let cause = format!("command:{}", action.as_str().unwrap_or("?"));
-            let command: Command =
-                serde_json::from_value(event).map_err(|e| InvalidationError::BadEvent(e.to_string()))?;
+        if event.get("action").is_some() {
+            let command: Command = serde_json::from_value(event).map_err(|e| {
+                // serde quotes the values of unknown variants and mistyped fields, never field values otherwise.
+                let message = e.to_string();
+                InvalidationError::BadEvent(if message.starts_with("unknown variant") {
+                    "unknown action: use revoke_user, revoke_family, revoke_token or flush".into()
+                } else if message.starts_with("invalid type") {
+                    "a field has the wrong type".into()
+                } else {
+                    message
+                })
+            })?;
+            let cause = format!("command:{}", command.name());
             return Ok(Trigger::Work { cause, work: command.into_work(now)? });
         }
         let cloudtrail = event["detail-type"] == "AWS API Call via CloudTrail" && event["source"] == "aws.cognito-idp";
@@ -226,6 +235,15 @@ impl Trigger {
 }
 
 impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::RevokeUser { .. } => "revoke_user",
+            Command::RevokeFamily { .. } => "revoke_family",
+            Command::RevokeToken { .. } => "revoke_token",
+            Command::Flush => "flush",
+        }
+    }
+
     fn into_work(self, now: i64) -> Result<Work, InvalidationError> {
         let id = |value: String| check_id(&value).map(|()| value);
         Ok(match self {
@@ -576,7 +594,9 @@ mod tests {
             r#"{"action": "revoke_user", "sub": "a", "username": "b"}"#,
             r#"{"action": "revoke_family", "origin_jti": "a#b"}"#,
             r#"{"action": "revoke_token", "jti": "t", "token": "eyJsecret"}"#,
-            r#"{"action": "drop_table"}"#,
+            r#"{"action": "eyJsecret"}"#,
+            r#"{"action": "revoke_token", "jti": ["eyJsecret"]}"#,
+            r#"{"action": "revoke_token", "jti": 1}"#,
             "not json",
         ] {
             let error = run(bad).await.unwrap_err();
@@ -608,6 +628,25 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_secs(30));
         let flush_only = invalidator.handle(r#"{"action": "flush"}"#, &plane, NOW).await.unwrap();
         assert_eq!(flush_only.flushed.len(), 2, "nothing was revoked, so one round is enough");
+    }
+
+    #[test]
+    fn the_sample_events_read_as_documented() {
+        let settings = settings(&[("COGNITO_USER_POOL_ID", "eu-west-1_AbC123xyz")]);
+        let parse = |raw: &str| Trigger::parse(raw, &settings, NOW).unwrap();
+        let sign_out = parse(include_str!("../../events/invalidator-cloudtrail-sign-out.json"));
+        let user = User::Sub("8f2c1d5e-51a0-4b7e-9f0e-0a1b2c3d4e5f".into());
+        let cause = "cloudtrail:AdminUserGlobalSignOut".into();
+        assert_eq!(sign_out, Trigger::Work { cause, work: Work::RevokeUser { user, not_before: CALLED_AT + 1 } });
+        let work = |trigger| match trigger {
+            Trigger::Work { work, .. } => work,
+            other => panic!("{other:?}"),
+        };
+        let family = work(parse(include_str!("../../events/invalidator-revoke-family.json")));
+        assert_eq!(family, Work::RevokeFamily { origin_jti: "2c7f7a4e-9d1b-4c55-8f3e-6a0b1c2d3e4f".into() });
+        let user = work(parse(include_str!("../../events/invalidator-revoke-user.json")));
+        assert_eq!(user, Work::RevokeUser { user: User::Username("alice".into()), not_before: NOW + 1 });
+        assert_eq!(work(parse(include_str!("../../events/invalidator-flush.json"))), Work::Flush);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Demo: a local Cognito (moto) with three users, the TOKEN and then the REQUEST authorizer under `cargo lambda
 //! watch`, and what API Gateway would answer each user on a few routes: REST API TOKEN events, then HTTP API 2.0 and
-//! WebSocket `$connect` events built from the samples in `events/`. Results go to stdout, progress to stderr.
+//! WebSocket `$connect` events built from the samples in `events/`. Last, a global sign-out taking effect through
+//! the cache invalidator and the revocation table (moto's DynamoDB; a loopback stand-in for API Gateway's
+//! cache-flush calls, which moto lacks). Results go to stdout, progress to stderr.
 //! Everything it starts is stopped when it ends, also on failure or Ctrl-C; it talks only to 127.0.0.1 and never to
 //! AWS.
 
@@ -8,9 +10,11 @@ use std::process::ExitCode;
 
 use authorizer::arn::MethodArn;
 use authorizer::request::Shape;
-use harness::cognito::{self, Cognito};
+use harness::cognito::{self, Cognito, cloudtrail_event};
+use harness::control_plane::ControlPlane;
+use harness::dynamodb::RevocationTable;
 use harness::lambda::{API_PREFIX, LambdaWatch, Outcome, arn_member, request_event};
-use harness::mint::{self, CognitoClaims, SigningKey};
+use harness::mint::{self, CognitoClaims, SigningKey, unix_now};
 use harness::moto::Moto;
 use serde_json::json;
 
@@ -118,8 +122,8 @@ async fn run() -> DemoResult {
     drop(watch);
 
     eprintln!("demo: starting request-authorizer under cargo lambda watch (the first build can take minutes)");
-    let config = format!("{config}{REQUEST_RULES}");
-    let watch = LambdaWatch::start("request-authorizer", &[("AUTHZ_CONFIG", &config)]).await?;
+    let request_config = format!("{config}{REQUEST_RULES}");
+    let watch = LambdaWatch::start("request-authorizer", &[("AUTHZ_CONFIG", &request_config)]).await?;
     let cases = [
         ("bob", Shape::HttpV2, &bob.access_token, None),
         ("bob", Shape::HttpV2, &bob.access_token, Some(BLOCKED_ADDRESS)),
@@ -143,7 +147,74 @@ async fn run() -> DemoResult {
         print_row(&format!("{user} ({api}{from})"), &route, &outcome);
         print_answer(&outcome, arn.stage_prefix);
     }
+    drop(watch);
+
+    revocation(&moto, &cognito, &pool, &client, &config).await?;
     eprintln!("demo: stopping cargo lambda watch and moto");
+    Ok(())
+}
+
+/// A global sign-out: Allow, then the CloudTrail event through the invalidator, then 401 for the same token.
+async fn revocation(moto: &Moto, cognito: &Cognito, pool: &str, client: &str, config: &str) -> DemoResult {
+    let table = "demo-revocations";
+    RevocationTable::create(moto.url(), table).await?;
+    let control_plane = ControlPlane::start().await?;
+    eprintln!("demo: starting token-authorizer (reading the revocation table) and cache-invalidator");
+    let staleness = "1";
+    let authorizer = LambdaWatch::start(
+        "token-authorizer",
+        &[
+            ("AUTHZ_CONFIG", config),
+            ("REVOCATION_TABLE", table),
+            ("REVOCATION_MAX_STALENESS_SECONDS", staleness),
+            ("AWS_ENDPOINT_URL_DYNAMODB", moto.url()),
+        ],
+    )
+    .await?;
+    let invalidator = LambdaWatch::start(
+        "cache-invalidator",
+        &[
+            ("REVOCATION_TABLE", table),
+            ("COGNITO_USER_POOL_ID", pool),
+            ("REST_API_STAGES", "demoapi123/prod"),
+            ("REFLUSH_AFTER_SECONDS", staleness),
+            ("AWS_ENDPOINT_URL", moto.url()),
+            ("AWS_ENDPOINT_URL_API_GATEWAY", control_plane.url()),
+        ],
+    )
+    .await?;
+    let token = cognito.sign_in(pool, client, "alice", PASSWORD).await?.access_token;
+
+    println!("\nRevocation: a global sign-out, through the cache invalidator (REVOCATION_TABLE set)");
+    print_row("USER", "ROUTE", &"OUTCOME");
+    print_row("alice", "GET /items", &authorizer.authorize(&token, "GET", "/items").await?);
+    cognito.global_sign_out(pool, "alice").await?;
+    let sub = cognito.user_sub(pool, "alice").await?;
+    let event = cloudtrail_event("AdminUserGlobalSignOut", pool, "alice", Some(&sub), unix_now());
+    let report = invalidator.call(&event).await?.map_err(|error| format!("the invalidator failed: {error}"))?;
+    println!(
+        "  AdminUserGlobalSignOut(alice) → CloudTrail event → cache-invalidator: revoked {} (tokens issued before {}), \
+         flushed {}",
+        report["revoked"]["pk"].as_str().unwrap_or("?"),
+        cognito::rfc3339(report["revoked"]["not_before"].as_i64().unwrap_or(0)),
+        report["flushed"]
+            .as_array()
+            .map(|stages| stages.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    );
+    let flushes = control_plane.take_requests();
+    for request in &flushes {
+        let signed = request.authorization.as_deref().is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"));
+        println!("    API Gateway received {} {} (SigV4-signed: {signed})", request.method, request.path);
+    }
+    print_row("alice (same token)", "GET /items", &authorizer.authorize(&token, "GET", "/items").await?);
+    // A token issued in the sign-out's second is revoked too; a sign-in after it passes.
+    let not_before = report["revoked"]["not_before"].as_i64().unwrap_or(0);
+    while unix_now() < not_before {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fresh = cognito.sign_in(pool, client, "alice", PASSWORD).await?.access_token;
+    print_row("alice (signed in again)", "GET /items", &authorizer.authorize(&fresh, "GET", "/items").await?);
     Ok(())
 }
 
