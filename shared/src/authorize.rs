@@ -6,9 +6,10 @@
 //! only, and only when configured.
 
 use crate::arn::MethodArn;
-use crate::config::{Config, ConfigError, RequestSettings};
+use crate::config::{AudienceCheck, Config, ConfigError, RequestSettings};
 use crate::context;
 use crate::log::{DecisionLog, fingerprint};
+use crate::online::OnlineCheck;
 use crate::outcome::{AuthError, Denial, Fault, Rejection, Status};
 use crate::policy::{CachedPolicy, PolicyCache, PolicyDocument};
 use crate::request::{Request, RequestEvent, Shape, find_token};
@@ -61,6 +62,7 @@ pub struct Authorizer {
     usage_identifier_claim: Option<String>,
     request: RequestSettings,
     revocation: Option<RevocationStore>,
+    online: Option<OnlineCheck>,
     policies: PolicyCache,
 }
 
@@ -85,6 +87,7 @@ impl Authorizer {
     /// The same, reading the AWS environment through `lookup`.
     pub fn with_environment(config: &Config, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let (issuers, jwks) = config.validate()?;
+        let any_cognito = issuers.iter().any(|i| matches!(i.audience, AudienceCheck::Cognito { .. }));
         let names = ClaimNames {
             principal: config.principal_claim.clone(),
             scope: config.scope_claim.clone(),
@@ -97,9 +100,13 @@ impl Authorizer {
         };
         let request = config.request.validate()?;
         let revocation = match &config.revocation {
-            Some(settings) => Some(RevocationStore::new(settings, lookup)?),
+            Some(settings) => Some(RevocationStore::new(settings, &lookup)?),
             None => None,
         };
+        if rules.has_online_checks() && !any_cognito {
+            return Err(ConfigError::new("rules", "online_check asks Cognito, but no issuer is a Cognito user pool"));
+        }
+        let online = if rules.has_online_checks() { Some(OnlineCheck::new(&lookup)?) } else { None };
         if rules.depends_on_request() {
             tracing::warn!(
                 event = "config_warning",
@@ -123,6 +130,7 @@ impl Authorizer {
             usage_identifier_claim: config.usage_identifier_claim.clone(),
             request,
             revocation,
+            online,
             policies: PolicyCache::default(),
         })
     }
@@ -193,6 +201,9 @@ impl Authorizer {
             store.check(&verified).await?;
         }
         let verdicts = self.rules.evaluate(&verified, request);
+        if let Some(online) = self.online.as_ref().filter(|_| verdicts.needs_online_check()) {
+            online.check(token, &verified).await?;
+        }
         let denial = verdicts.decide(arn.route).err();
         let policy_document = self.policies.get(arn.stage_prefix, &verdicts);
         let (context, dropped) = context::from_claims(&verified.claims, &self.context_claims);

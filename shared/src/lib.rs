@@ -19,6 +19,7 @@ pub mod jwk;
 pub mod jwks;
 pub mod jws;
 pub mod log;
+pub mod online;
 pub mod outcome;
 pub mod policy;
 pub mod request;

@@ -53,6 +53,8 @@ pub enum Requirement {
     SourceIp,
     Header(String),
     ClientCert,
+    /// An `online_check` rule, for a token Cognito's `GetUser` cannot check (not a Cognito access token).
+    OnlineCheck,
 }
 
 /// Why no decision could be made. Maps to an error other than `Unauthorized` (500).
@@ -62,6 +64,8 @@ pub enum Fault {
     KeysUnavailable,
     /// The revocation store could not be read, so revocation cannot be ruled out.
     RevocationUnavailable,
+    /// Cognito could not be asked whether it still accepts the token (rules with `online_check`).
+    OnlineCheckUnavailable,
     /// The event is not of the shape this function serves. The detail is for the log: it must never quote
     /// the event's values, which may hold a credential.
     BadEvent(String),
@@ -180,6 +184,7 @@ impl Denial {
             Denial::Unmet { requirement: Requirement::SourceIp, .. } => "source_ip",
             Denial::Unmet { requirement: Requirement::Header(_), .. } => "missing_header",
             Denial::Unmet { requirement: Requirement::ClientCert, .. } => "client_cert",
+            Denial::Unmet { requirement: Requirement::OnlineCheck, .. } => "online_check_impossible",
         }
     }
 }
@@ -189,6 +194,7 @@ impl Fault {
         match self {
             Fault::KeysUnavailable => "keys_unavailable",
             Fault::RevocationUnavailable => "revocation_unavailable",
+            Fault::OnlineCheckUnavailable => "online_check_unavailable",
             Fault::BadEvent(_) => "bad_event",
         }
     }

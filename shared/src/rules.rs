@@ -76,6 +76,10 @@ pub struct RuleConfig {
     /// Path parameter → claim: the rule names a route only where the parameter equals the caller's claim.
     #[serde(default)]
     pub path_claims: BTreeMap<String, String>,
+    /// Cognito access tokens only: Cognito (`GetUser`) must still accept the token, on every decision for a
+    /// caller who meets the rule, so a sign-out or a disabled user takes effect at once.
+    #[serde(default)]
+    pub online_check: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -109,6 +113,7 @@ struct Rule {
     client_cert: Option<ClientCertRule>,
     /// (path parameter, claim)
     path_claims: Vec<(String, String)>,
+    online_check: bool,
 }
 
 /// A parsed route pattern: verbs and path segments, or a WebSocket route key.
@@ -184,6 +189,11 @@ impl RuleSet {
         })
     }
 
+    /// Whether some rule asks for Cognito's online check.
+    pub fn has_online_checks(&self) -> bool {
+        self.rules.iter().any(|r| r.online_check)
+    }
+
     /// Each rule's verdict for this caller; `request` is `None` for TOKEN events, where request requirements
     /// cannot be met.
     pub fn evaluate(&self, token: &VerifiedToken, request: Option<&Request>) -> Verdicts<'_> {
@@ -213,6 +223,12 @@ impl Verdicts<'_> {
             (true, _) | (false, Unmatched::Allow) => Ok(()),
             (false, Unmatched::Deny) => Err(Denial::NoMatchingRule),
         }
+    }
+
+    /// Whether the caller meets a rule that asks for the online check: the check must then pass before any
+    /// answer, since the policy grants that rule's routes along with every other.
+    pub fn needs_online_check(&self) -> bool {
+        self.rules.rules.iter().zip(&self.unmet).any(|(rule, unmet)| rule.online_check && unmet.is_none())
     }
 
     /// All that the grants depend on.
@@ -317,6 +333,7 @@ impl Rule {
             required_headers: config.required_headers.clone(),
             client_cert,
             path_claims: config.path_claims.iter().map(|(p, c)| (p.clone(), c.clone())).collect(),
+            online_check: config.online_check,
         })
     }
 
@@ -367,6 +384,11 @@ impl Rule {
     /// The first requirement `token` fails, if any.
     fn unmet_by_token(&self, token: &VerifiedToken) -> Option<Requirement> {
         let has = |list: &[String], wanted: &String| list.iter().any(|have| have == wanted);
+        // `GetUser` takes Cognito access tokens only; anything else cannot be checked, so cannot pass.
+        let access_token = token.claims.get("token_use").and_then(Value::as_str) == Some("access");
+        if self.online_check && !(access_token && token.issuer.starts_with("https://cognito-idp.")) {
+            return Some(Requirement::OnlineCheck);
+        }
         if !self.scopes_any.is_empty() && !self.scopes_any.iter().any(|s| has(&token.scopes, s)) {
             return Some(Requirement::Scope);
         }
