@@ -11,7 +11,7 @@
 //! | `token#{jti}` | one token is revoked |
 //!
 //! Reads go through a bounded cache with a configured staleness: at most one signed `BatchGetItem` per cache
-//! miss, and none at all when revocation is not configured. A store that cannot be read is an error (500),
+//! miss (concurrent misses for one user wait for one read), and none at all when revocation is not configured. A store that cannot be read is an error (500),
 //! never a pass; a token that lacks what a cut-off needs (`iat`) counts as revoked.
 
 use crate::aws_env;
@@ -78,8 +78,13 @@ pub struct RevocationStore {
     identity: Identity,
     staleness: Duration,
     cache: Mutex<Cache>,
+    /// Concurrent misses for one user take the same gate: the first reads, the others then find its answers
+    /// cached. Sharded, so that different users' reads do not wait for each other.
+    read_gates: Box<[tokio::sync::Mutex<()>]>,
     client: LazyClient,
 }
+
+const READ_GATES: usize = 64;
 
 impl RevocationStore {
     /// Builds the store from its settings and the environment (`lookup`), as the AWS SDKs read it: region,
@@ -116,6 +121,7 @@ impl RevocationStore {
             identity,
             staleness,
             cache: Mutex::new(Cache::new(entries)),
+            read_gates: (0..READ_GATES).map(|_| tokio::sync::Mutex::new(())).collect(),
             client: LazyClient::new(timeout, timeout),
         })
     }
@@ -124,36 +130,47 @@ impl RevocationStore {
     /// cannot be read.
     pub async fn check(&self, token: &VerifiedToken) -> Result<(), AuthError> {
         let keys = table_keys(token);
-        let now = Instant::now();
         // Each key's answer (`Some(not_before)` when an item exists), from the cache where it is fresh.
         let mut found: [Option<i64>; 3] = [None; 3];
-        let mut missing = Vec::new();
-        {
-            let cache = self.lock();
-            for (i, key) in keys.iter().enumerate() {
-                match key.as_deref().map(|key| cache.get(key, now, self.staleness)) {
-                    Some(Some(answer)) => found[i] = answer,
-                    Some(None) => missing.push(i),
-                    None => {}
+        if !self.answers_cached(&keys, &mut found).is_empty() {
+            let shard = keys.iter().flatten().next().map_or(0, |key| shard_of(key));
+            let _gate = self.read_gates[shard].lock().await;
+            // Whoever held the gate before may have read these keys meanwhile.
+            let missing = self.answers_cached(&keys, &mut found);
+            if !missing.is_empty() {
+                let names: Vec<&str> = missing.iter().filter_map(|&i| keys[i].as_deref()).collect();
+                // Answers age from before the read: an item written during it may not be in the answer.
+                let read_at = Instant::now();
+                let read = self.read(&names).await.map_err(|reason| {
+                    tracing::warn!(event = "revocation_unavailable", table = %self.table, reason = %reason);
+                    AuthError::from(Fault::RevocationUnavailable)
+                })?;
+                let mut cache = self.lock();
+                for &i in &missing {
+                    let key = keys[i].as_deref().unwrap_or_default();
+                    found[i] = read.get(key).copied();
+                    cache.put(key, found[i], read_at);
                 }
-            }
-        }
-        if !missing.is_empty() {
-            let names: Vec<&str> = missing.iter().filter_map(|&i| keys[i].as_deref()).collect();
-            let read = self.read(&names).await.map_err(|reason| {
-                tracing::warn!(event = "revocation_unavailable", table = %self.table, reason = %reason);
-                AuthError::from(Fault::RevocationUnavailable)
-            })?;
-            let mut cache = self.lock();
-            for &i in &missing {
-                let key = keys[i].as_deref().unwrap_or_default();
-                found[i] = read.get(key).copied();
-                cache.put(key, found[i], now);
             }
         }
         let [user, family, single] = found;
         let before_cut_off = user.is_some_and(|not_before| token.issued_at.is_none_or(|iat| iat < not_before));
         if before_cut_off || family.is_some() || single.is_some() { Err(Rejection::Revoked.into()) } else { Ok(()) }
+    }
+
+    /// Fills `found` from fresh cached answers; returns the indexes of the keys that must be read.
+    fn answers_cached(&self, keys: &[Option<String>; 3], found: &mut [Option<i64>; 3]) -> Vec<usize> {
+        let cache = self.lock();
+        let now = Instant::now();
+        let mut missing = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            match key.as_deref().map(|key| cache.get(key, now, self.staleness)) {
+                Some(Some(answer)) => found[i] = answer,
+                Some(None) => missing.push(i),
+                None => {}
+            }
+        }
+        missing
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -230,6 +247,12 @@ fn table_keys(token: &VerifiedToken) -> [Option<String>; 3] {
         claim("origin_jti").map(family_key),
         claim("jti").map(token_key),
     ]
+}
+
+/// A cheap, stable spread of keys over the read gates (FNV-1a).
+fn shard_of(key: &str) -> usize {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % READ_GATES as u64) as usize
 }
 
 fn user_key(issuer: &str, sub: &str) -> String {

@@ -5,13 +5,13 @@
 //! Everything runs on 127.0.0.1 with dummy credentials; nothing here may reach AWS or the instance-metadata address.
 
 pub mod cognito;
-pub mod control_plane;
 pub mod dynamodb;
 pub mod jwks_server;
 pub mod lambda;
 pub mod mint;
 pub mod moto;
 mod process;
+pub mod stand_in;
 
 use std::time::Duration;
 

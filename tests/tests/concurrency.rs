@@ -1,12 +1,14 @@
 //! Many decisions at once on one authorizer, as Lambda's multi-concurrency mode (Managed Instances) runs them:
 //! every answer must be the right one, and concurrent misses for the issuer's keys must share one fetch. The
-//! JWKS endpoint is the harness's loopback stand-in, which counts requests (no emulator can).
+//! JWKS endpoint and the revocation table are the harness's loopback stand-ins, which count requests (no emulator
+//! can); concurrent revocation reads for one user must also share one read.
 
 use authorizer::policy::{Action, Evaluation};
 use authorizer::{AuthError, Authorizer, Config, TokenEvent};
 use harness::jwks_server::JwksServer;
 use harness::lambda::{method_arn, token_event};
 use harness::mint::{self, CognitoClaims, SigningKey};
+use harness::stand_in::EmptyRevocationTable;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -65,4 +67,39 @@ async fn concurrent_decisions_are_each_right_and_share_one_key_fetch() {
         }
     }
     assert_eq!(jwks.requests(), 1, "concurrent misses share one fetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_revocation_misses_for_one_user_share_one_read() {
+    let key = SigningKey::generate_rsa("concurrent-key").unwrap();
+    let jwks = JwksServer::start(&mint::jwks(&[&key])).unwrap();
+    let table = EmptyRevocationTable::start().await.unwrap();
+    let toml = format!(
+        "[[issuers]]\ncognito_user_pool_id = \"{POOL}\"\nclient_ids = [\"{CLIENT}\"]\njwks_uri = \"{}\"\n\
+         [revocation]\ntable = \"authz-revocations\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n",
+        jwks.url(),
+        table.url()
+    );
+    let config = Config::from_lookup(|name| (name == "AUTHZ_CONFIG").then(|| toml.clone())).unwrap();
+    let credentials = |name: &str| name.starts_with("AWS_").then(|| "testing".to_owned());
+    let authorizer = Arc::new(Authorizer::with_environment(&config, credentials).unwrap());
+
+    // Two users, each with many requests in flight before any answer is cached.
+    let tokens: Vec<String> = ["ann", "ben"]
+        .iter()
+        .map(|user| key.sign(&CognitoClaims::access(POOL, CLIENT, user).to_json()).unwrap())
+        .collect();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|i| {
+            let arn = method_arn("GET", "/items/1");
+            let event: TokenEvent =
+                serde_json::from_value(token_event(&format!("Bearer {}", tokens[i % 2]), &arn)).unwrap();
+            let authorizer = authorizer.clone();
+            tokio::spawn(async move { authorizer.token_event(&event).await.map(|_| ()) })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("nothing revokes these tokens");
+    }
+    assert_eq!(table.count(), 2, "one BatchGetItem per user, not one per request");
 }

@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use harness::cognito::{self, Cognito, cloudtrail_event};
-use harness::control_plane::ControlPlane;
 use harness::dynamodb::RevocationTable;
 use harness::lambda::{LambdaWatch, Outcome};
 use harness::mint::{self, unix_now};
 use harness::moto::Moto;
+use harness::stand_in::{ControlPlane, StandIn};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "Invalidator-Passw0rd!";
@@ -25,7 +25,7 @@ struct World {
     cognito: Cognito,
     pool: String,
     client: String,
-    control_plane: ControlPlane,
+    control_plane: StandIn,
     authorizer: LambdaWatch,
     invalidator: LambdaWatch,
 }

@@ -11,11 +11,11 @@ use std::process::ExitCode;
 use authorizer::arn::MethodArn;
 use authorizer::request::Shape;
 use harness::cognito::{self, Cognito, cloudtrail_event};
-use harness::control_plane::ControlPlane;
 use harness::dynamodb::RevocationTable;
 use harness::lambda::{API_PREFIX, LambdaWatch, Outcome, arn_member, request_event};
 use harness::mint::{self, CognitoClaims, SigningKey, unix_now};
 use harness::moto::Moto;
+use harness::stand_in::ControlPlane;
 use serde_json::json;
 
 const PASSWORD: &str = "Demo-Passw0rd!";

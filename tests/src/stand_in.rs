@@ -1,8 +1,11 @@
-//! A hand-made loopback stand-in for API Gateway's control plane, for the two cache-flush calls only. It exists
-//! because moto does not implement `FlushStageAuthorizersCache` or `ResetAuthorizersCache` (it answers 404), and
-//! no other emulator does. It records each request's method, path and signing headers so tests can check what
-//! the AWS SDK sent; it answers as API Gateway documents (202 for REST, 204 for HTTP APIs) or, on demand, 500.
-//! It listens on 127.0.0.1 only and stops when dropped.
+//! Hand-made loopback stand-ins that record every request, for calls no emulator can serve or count:
+//! - API Gateway's control plane, for the two cache-flush calls only: moto does not implement
+//!   `FlushStageAuthorizersCache` or `ResetAuthorizersCache` (it answers 404), and no other emulator does. It
+//!   answers as API Gateway documents (202 for REST, 204 for HTTP APIs) or, on demand, 500.
+//! - An empty DynamoDB revocation table, for tests that count the authorizer's reads (moto cannot count them).
+//!
+//! Each records method, path and signing headers so tests can check what a client sent. They listen on 127.0.0.1
+//! only and stop when dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,25 +26,57 @@ pub struct Recorded {
     pub amz_date: Option<String>,
 }
 
-#[derive(Debug, Default)]
+/// How a stand-in answers a request (method, path): status line and JSON body.
+type Answer = fn(&str, &str) -> (&'static str, &'static str);
+
 struct State {
     requests: Mutex<Vec<Recorded>>,
     failing: AtomicBool,
+    answer: Answer,
 }
 
-pub struct ControlPlane {
+/// A recording stand-in; [`ControlPlane`] and [`EmptyRevocationTable`] are its two uses.
+pub struct StandIn {
     url: String,
     state: Arc<State>,
     task: JoinHandle<()>,
 }
 
+/// API Gateway's control plane, for the cache-flush calls.
+pub struct ControlPlane;
+
 impl ControlPlane {
-    pub async fn start() -> Result<Self> {
+    pub async fn start() -> Result<StandIn> {
+        StandIn::start(|method, path| {
+            let flush = method == "DELETE" && path.ends_with("/cache/authorizers");
+            if flush && path.starts_with("/restapis/") {
+                ("202 Accepted", "")
+            } else if flush && path.starts_with("/v2/apis/") {
+                ("204 No Content", "")
+            } else {
+                ("404 Not Found", r#"{"message":"not a cache flush"}"#)
+            }
+        })
+        .await
+    }
+}
+
+/// A DynamoDB endpoint whose table `authz-revocations` holds nothing: every `BatchGetItem` finds no item.
+pub struct EmptyRevocationTable;
+
+impl EmptyRevocationTable {
+    pub async fn start() -> Result<StandIn> {
+        StandIn::start(|_, _| ("200 OK", r#"{"Responses":{"authz-revocations":[]},"UnprocessedKeys":{}}"#)).await
+    }
+}
+
+impl StandIn {
+    async fn start(answer: Answer) -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|source| Error::io("binding the control-plane stand-in", source))?;
         let addr = listener.local_addr().map_err(|source| Error::io("reading the stand-in's address", source))?;
-        let state = Arc::new(State::default());
+        let state = Arc::new(State { requests: Mutex::default(), failing: AtomicBool::new(false), answer });
         let shared = Arc::clone(&state);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -51,7 +86,7 @@ impl ControlPlane {
         Ok(Self { url: format!("http://{addr}"), state, task })
     }
 
-    /// The endpoint to give the SDK (`AWS_ENDPOINT_URL_API_GATEWAY`, `AWS_ENDPOINT_URL_APIGATEWAYV2`).
+    /// The endpoint to configure (e.g. `AWS_ENDPOINT_URL_API_GATEWAY`, `AWS_ENDPOINT_URL_APIGATEWAYV2`).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -61,19 +96,24 @@ impl ControlPlane {
         self.state.failing.store(failing, Ordering::SeqCst);
     }
 
+    /// How many requests arrived so far (and are not taken yet).
+    pub fn count(&self) -> usize {
+        self.state.requests.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
     /// Every request so far, in order; clears the record.
     pub fn take_requests(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.state.requests.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 
-impl Drop for ControlPlane {
+impl Drop for StandIn {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
-/// Answers each request of one keep-alive connection.
+/// Answers each request of one keep-alive connection, after reading its body.
 async fn serve(mut stream: TcpStream, state: Arc<State>) {
     let mut buffer = Vec::new();
     loop {
@@ -98,7 +138,6 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             })
         };
         let body_length: usize = header("content-length").and_then(|n| n.parse().ok()).unwrap_or(0);
-        // The flush calls have no body; skip one if a client sends it anyway.
         while buffer.len() < head_end + body_length {
             let mut chunk = [0; 4096];
             match stream.read(&mut chunk).await {
@@ -109,15 +148,10 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         let mut request_line = head.lines().next().unwrap_or_default().split(' ');
         let method = request_line.next().unwrap_or_default().to_owned();
         let path = request_line.next().unwrap_or_default().to_owned();
-        let flush = method == "DELETE" && path.ends_with("/cache/authorizers");
-        let status = if state.failing.load(Ordering::SeqCst) {
-            "500 Internal Server Error"
-        } else if flush && path.starts_with("/restapis/") {
-            "202 Accepted"
-        } else if flush && path.starts_with("/v2/apis/") {
-            "204 No Content"
+        let (status, body) = if state.failing.load(Ordering::SeqCst) {
+            ("500 Internal Server Error", r#"{"message":"stand-in failing on purpose"}"#)
         } else {
-            "404 Not Found"
+            (state.answer)(&method, &path)
         };
         state.requests.lock().unwrap_or_else(PoisonError::into_inner).push(Recorded {
             method,
@@ -125,7 +159,6 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
             authorization: header("authorization"),
             amz_date: header("x-amz-date"),
         });
-        let body = if status.starts_with('2') { "" } else { r#"{"message":"stand-in"}"# };
         let response = format!(
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
