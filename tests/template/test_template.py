@@ -457,3 +457,22 @@ def test_outputs(scenario):
     assert outputs["AuthorizerInvokeRoleArn"] == "<AuthorizerInvokeRole.Arn>"
     for name in ("TokenAuthorizer", "RequestAuthorizer", "CacheInvalidator"):
         assert outputs[f"{name}FunctionArn"] == f"<{name}Function.Arn>"
+
+
+def test_the_example_samconfig_names_real_parameters_with_valid_values():
+    import tomllib
+
+    config = tomllib.loads((cfn.ROOT / "samconfig.example.toml").read_text())
+    deploy = config["default"]["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM", "the stack creates IAM roles (without custom names)"
+    overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"].split())
+    parameters = source()["Parameters"]
+    assert set(overrides) <= set(parameters), set(overrides) - set(parameters)
+    resolver = cfn.Resolver(template(), overrides)
+    for name, value in overrides.items():
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            assert value in [str(v) for v in spec["AllowedValues"]], name
+        if "MinValue" in spec:
+            assert spec["MinValue"] <= float(value) <= spec["MaxValue"], name
+    assert resolver.resources()
