@@ -150,6 +150,9 @@ def test_every_http_api_route_uses_the_request_authorizer_with_payload_2(scenari
     for path, method, operation in routes:
         assert method != "options", "HTTP API preflights are answered by the API's CORS configuration"
         assert operation.get("security") == [{"RequestAuthorizer": []}], f"{method.upper()} {path}"
+    cors = body["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == [SCENARIOS[scenario].get("AllowedOrigin", "*")], "preflights need the CORS configuration"
+    assert "authorization" in [h.lower() for h in cors["allowHeaders"]]
     authorizer = body["components"]["securitySchemes"]["RequestAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "request"
     assert authorizer["authorizerPayloadFormatVersion"] == "2.0"
