@@ -40,9 +40,10 @@ class _NoManagedPolicies:
         return {}
 
 
-def transformed(source):
-    """The CloudFormation template SAM would produce (intrinsics left in place). Offline: the region comes
-    from the environment, never from an AWS endpoint."""
+def transformed(source, parameters=None):
+    """The CloudFormation template SAM would produce for these parameter values (SAM resolves some references
+    to parameters itself, as it does when CloudFormation runs the transform; the rest stay intrinsics).
+    Offline: the region comes from the environment, never from an AWS endpoint."""
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     source = copy.deepcopy(source)
@@ -51,7 +52,11 @@ def transformed(source):
         code = resource.get("Properties", {}).get("CodeUri")
         if resource["Type"] == "AWS::Serverless::Function" and isinstance(code, str) and not code.startswith("s3://"):
             resource["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
-    return transform(source, {"AWS::Region": REGION}, _NoManagedPolicies())
+    values = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": PARTITION}
+    for name, value in (parameters or {}).items():
+        kind = source["Parameters"][name]["Type"]
+        values[name] = value.split(",") if kind == "CommaDelimitedList" and isinstance(value, str) else str(value)
+    return transform(source, values, _NoManagedPolicies())
 
 
 def ref_value(logical_id):
@@ -192,6 +197,6 @@ class Resolver:
 
 def deployed(parameters=None, source=None):
     """(resources, outputs, transformed template) for these parameter values."""
-    template = transformed(source if source is not None else load_source())
+    template = transformed(source if source is not None else load_source(), parameters)
     resolver = Resolver(template, parameters)
     return resolver.resources(), resolver.outputs(), template

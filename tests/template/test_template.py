@@ -35,13 +35,13 @@ def source():
 
 
 @functools.cache
-def template():
-    return cfn.transformed(source())
+def template(scenario="defaults"):
+    return cfn.transformed(source(), SCENARIOS[scenario])
 
 
 @functools.cache
 def deployed(scenario):
-    resolver = cfn.Resolver(template(), SCENARIOS[scenario])
+    resolver = cfn.Resolver(template(scenario), SCENARIOS[scenario])
     return resolver.resources(), resolver.outputs()
 
 
@@ -471,7 +471,7 @@ def test_the_example_samconfig_names_real_parameters_with_valid_values():
     overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"].split())
     parameters = source()["Parameters"]
     assert set(overrides) <= set(parameters), set(overrides) - set(parameters)
-    resolver = cfn.Resolver(template(), overrides)
+    resolver = cfn.Resolver(cfn.transformed(source(), overrides), overrides)
     for name, value in overrides.items():
         spec = parameters[name]
         if "AllowedValues" in spec:
