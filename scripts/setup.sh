@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the demo and the tests need that cargo does not: a Python virtual environment in .venv/
-# with moto's server (the Cognito/DynamoDB emulator) and cargo-lambda. Idempotent; fast when already done.
+# with moto's server (the Cognito/DynamoDB emulator), cargo-lambda, and the SAM CLI, cfn-lint and pytest for the
+# template checks. Idempotent; fast when already done.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 requirements="$ROOT/scripts/requirements.txt"
@@ -18,3 +19,4 @@ fi
 command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)" >&2; exit 1; }
 command -v moto_server >/dev/null || { echo "setup: moto_server missing from $VENV" >&2; exit 1; }
 command -v cargo-lambda >/dev/null || { echo "setup: cargo-lambda missing from $VENV" >&2; exit 1; }
+command -v sam >/dev/null || { echo "setup: sam (aws-sam-cli) missing from $VENV" >&2; exit 1; }

@@ -7,5 +7,7 @@ bash scripts/setup.sh
 echo "== format and lints" >&2
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+bash scripts/sam.sh check
 echo "== tests (unit, adversarial, integration with moto and cargo lambda watch)" >&2
 cargo test --workspace --locked
+bash scripts/sam.sh build
