@@ -150,17 +150,22 @@ impl Authorizer {
         finish(result, &log, started).map(|decision| decision.response)
     }
 
+    /// Answers a REST TOKEN authorizer event given as its JSON text, and logs the decision.
+    pub async fn token_event_json(&self, event: &str) -> Result<AuthorizerResponse, AuthError> {
+        let started = Instant::now();
+        match TokenEvent::parse(event) {
+            Ok(event) => self.token_event(&event).await,
+            Err(fault) => Err(unreadable(fault, started)),
+        }
+    }
+
     /// Answers a REQUEST authorizer event of any shape, given as its JSON text, and logs the decision.
     pub async fn request_event(&self, event: &str) -> Result<RequestResponse, AuthError> {
         let started = Instant::now();
         let mut log = DecisionLog::default();
         let request = match RequestEvent::parse(event).and_then(Request::from_event) {
             Ok(request) => request,
-            Err(fault) => {
-                let error = AuthError::from(fault);
-                log.emit(error.status(), error.code(), error.detail(), started.elapsed());
-                return Err(error);
-            }
+            Err(fault) => return Err(unreadable(fault, started)),
         };
         let simple = request.shape == Shape::HttpV2 && self.request.simple_responses;
         let result = if request.is_preflight() && self.request.allow_cors_preflight {
@@ -233,6 +238,13 @@ impl Authorizer {
         };
         Ok(Decision { response, denial: None })
     }
+}
+
+/// Logs the line of an event that could not be read, and returns its error.
+fn unreadable(fault: Fault, started: Instant) -> AuthError {
+    let error = AuthError::from(fault);
+    DecisionLog::default().emit(error.status(), error.code(), error.detail(), started.elapsed());
+    error
 }
 
 /// Logs the decision's one line and hands the result on.

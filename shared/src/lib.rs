@@ -3,7 +3,8 @@
 //! A request flows through: [`token`] (extract) → [`jws`] (parse) → [`verify`] (keys from [`jwks`],
 //! signature, claims) → [`rules`] (what this caller may call) → [`policy`] (an IAM document for every
 //! route) → [`authorize`] (the response and its [`log`] line). [`outcome`] is where every ending maps to
-//! 401, 403 or 500. The binaries in `functions/` only parse events and shape responses.
+//! 401, 403 or 500. The binaries in `functions/` only hand events from [`runtime`], the Lambda Runtime API
+//! client, to the [`Authorizer`] and its answers back.
 
 pub mod alg;
 pub mod arn;
@@ -25,6 +26,7 @@ pub mod policy;
 pub mod request;
 pub mod revocation;
 pub mod rules;
+pub mod runtime;
 pub mod token;
 pub mod verify;
 

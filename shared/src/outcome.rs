@@ -4,6 +4,8 @@
 //! explicit or implicit Deny: 403), and anything that stops us from deciding is a [`Fault`] (an error, so
 //! 500). Nothing here can turn into an Allow: an Allow is only ever built from a verified token and rules.
 
+use crate::runtime::Failure;
+
 /// Why a token was refused. Each maps to the error `Unauthorized`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -127,6 +129,13 @@ impl AuthError {
             AuthError::Rejected(r) => r.code(),
             AuthError::Failed(f) => f.code(),
         }
+    }
+}
+
+/// What the runtime reports to Lambda: API Gateway answers 401 for the message `Unauthorized`, 500 for any other.
+impl From<AuthError> for Failure {
+    fn from(error: AuthError) -> Self {
+        Failure::new(error.error_type(), error.message())
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! It only extracts: it never decides, and never logs or echoes what it extracts.
 
-use crate::outcome::Rejection;
+use crate::outcome::{Fault, Rejection};
 use serde::Deserialize;
 
 /// `{"type":"TOKEN","authorizationToken":"Bearer …","methodArn":"arn:aws:execute-api:…"}`
@@ -14,6 +14,21 @@ pub struct TokenEvent {
     #[serde(default)]
     pub authorization_token: Option<String>,
     pub method_arn: String,
+}
+
+impl TokenEvent {
+    /// Reads the event's JSON. A malformed event is a fault whose message gives only the kind and position of
+    /// the problem: serde's own message can quote the offending value, which may be a credential.
+    pub fn parse(json: &str) -> Result<TokenEvent, Fault> {
+        serde_json::from_str(json).map_err(|e| {
+            Fault::BadEvent(format!(
+                "malformed TOKEN event ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
+    }
 }
 
 /// The token in an `Authorization`-style value: `Bearer <jwt>` (scheme case-insensitive) or a bare JWT, as
@@ -56,8 +71,8 @@ mod tests {
         assert!(crate::jws::UnverifiedJws::parse(spaced).is_err(), "inner whitespace never parses");
     }
 
-    /// The TOKEN binary lets the runtime deserialize the event, and the runtime logs serde's message when that
-    /// fails. Every field is a string, so no malformed event can make serde quote the token.
+    /// A malformed event's fault gives only the kind and position of the problem. Every field is a string, so
+    /// serde's own message would not quote the token either, should it ever be used.
     #[test]
     fn malformed_token_events_never_quote_the_token() {
         let token = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0.c2ln";
@@ -73,6 +88,8 @@ mod tests {
         ] {
             let error = serde_json::from_str::<TokenEvent>(&bad).unwrap_err().to_string();
             assert!(!error.contains("eyJ") && !error.contains("c2Vj"), "{error}");
+            let Err(Fault::BadEvent(detail)) = TokenEvent::parse(&bad) else { panic!("{bad} parsed") };
+            assert!(detail.starts_with("malformed TOKEN event (") && !detail.contains("eyJ"), "{detail}");
         }
     }
 

@@ -28,6 +28,8 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// What `cargo lambda watch` (1.9) logs when the function process ends.
 const FUNCTION_EXITED: &str = "command exited";
+/// How long a function that reported a failed start-up may take to exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a decision line may trail its answer: the function writes it first, but it reaches us through a pipe
 /// and a reader thread.
 const LOG_LAG: Duration = Duration::from_secs(5);
@@ -309,6 +311,8 @@ fn find_nulls(value: &Value, pointer: &str, problems: &mut Vec<String>) {
 enum Answer {
     /// The function answered; `function_error` marks a failure report.
     Returned { function_error: bool, body: Vec<u8> },
+    /// The function posted this `init/error` (a failed start-up) instead of taking the event.
+    InitFailed(String),
     /// The function process ended instead, e.g. on a configuration error at cold start.
     Exited(String),
 }
@@ -369,6 +373,17 @@ impl LambdaWatch {
         // Any answer will do, even an error for the empty event: it proves the build is done and the function runs.
         match watch.post(&json!({}), FIRST_INVOKE_TIMEOUT).await? {
             Answer::Returned { .. } => Ok(watch),
+            Answer::InitFailed(error) => {
+                let failure = match tokio::time::timeout(EXIT_TIMEOUT, watch.function_exit()).await {
+                    Ok(line) => format!(
+                        "{function} exited at its first invocation, after reporting an init error: {error}: {line}"
+                    ),
+                    Err(_) => {
+                        format!("{function} reported an init error at its first invocation but did not exit: {error}")
+                    }
+                };
+                Err(watch.with_output_tail(Error::Failed(failure)))
+            }
             Answer::Exited(line) => {
                 Err(watch.with_output_tail(Error::Failed(format!("{function} exited at its first invocation: {line}"))))
             }
@@ -390,6 +405,7 @@ impl LambdaWatch {
                 (classify(function_error, &body, arn), answer)
             }
             // Like a failed Lambda init: API Gateway answers 500.
+            Answer::InitFailed(error) => (Outcome::Error(format!("init error: {error}")), None),
             Answer::Exited(line) => (Outcome::Error(format!("the function exited: {line}")), None),
         })
     }
@@ -444,6 +460,9 @@ impl LambdaWatch {
             let function_error =
                 response.status().is_server_error() || response.headers().contains_key("x-amz-function-error");
             let body = response.bytes().await.map_err(|source| self.with_output_tail(Error::http(what(), source)))?;
+            if !function_error && is_init_error(&body) {
+                return Ok(Answer::InitFailed(String::from_utf8_lossy(&body).into_owned()));
+            }
             Ok(Answer::Returned { function_error, body: body.to_vec() })
         };
         tokio::select! {
@@ -474,6 +493,18 @@ impl LambdaWatch {
         let tail = lines[lines.len().saturating_sub(30)..].join("\n");
         Error::Failed(format!("{error}\n--- last lines of cargo lambda watch ---\n{tail}"))
     }
+}
+
+/// Watch (1.9) answers the invocation pending during a failed start-up with 200 and the function's `init/error`
+/// body, `{"errorType", "errorMessage"}`, which no authorizer answer looks like; real Lambda answers a function
+/// error.
+fn is_init_error(body: &[u8]) -> bool {
+    let value: Option<Map<String, Value>> = serde_json::from_slice(body).ok();
+    value.is_some_and(|members| {
+        members.len() == 2
+            && members.get("errorType").is_some_and(Value::is_string)
+            && members.contains_key("errorMessage")
+    })
 }
 
 /// The fields of a JSON log line (tracing's layout: `{"level", "fields": {...}}`) if it is a decision line.

@@ -61,4 +61,11 @@ async fn a_bad_configuration_stops_the_cold_start() {
     let error = LambdaWatch::start("token-authorizer", &env).await.unwrap_err().to_string();
     assert!(error.contains("exited at its first invocation"), "{error}");
     assert!(error.contains("COGNITO_CLIENT_IDS"), "the log names the setting at fault: {error}");
+    let reported = error.lines().next().unwrap_or_default();
+    assert!(
+        reported.contains(
+            r#"init error: {"errorType":"ConfigError","errorMessage":"invalid configuration: COGNITO_CLIENT_IDS"#
+        ),
+        "the init error posted to Lambda names the setting: {error}"
+    );
 }

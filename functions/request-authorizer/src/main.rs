@@ -1,26 +1,30 @@
-//! REQUEST authorizer for REST APIs, HTTP APIs (payload 1.0 and 2.0) and WebSocket `$connect`: parses the
-//! event, lets the shared crate decide, shapes the answer.
+//! REQUEST authorizer for REST APIs, HTTP APIs (payload 1.0 and 2.0) and WebSocket `$connect`: hands each event
+//! from the Lambda Runtime API to the shared crate, which decides and shapes the answer.
 
-use authorizer::{Authorizer, RequestResponse};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
+use authorizer::Authorizer;
+use authorizer::runtime::{self, Failure, Invocation, Runtime};
+use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     authorizer::log::init();
+    let runtime = match Runtime::from_env() {
+        Ok(runtime) => runtime,
+        Err(e) => return runtime::stopped(&e),
+    };
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
-    let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
-    let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));
+    let authorizer: &'static Authorizer = match Authorizer::from_env() {
+        Ok(authorizer) => Box::leak(Box::new(authorizer)),
+        Err(e) => {
+            tracing::error!(event = "config_error", error = %e);
+            return runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await;
+        }
+    };
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed Instances): the caches are shared safely.
-    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| handle(authorizer, event))).await
-}
-
-/// The event arrives as raw JSON and the shared crate reads it: the runtime's own deserializer would log
-/// serde's message for a malformed event, which can quote a credential.
-async fn handle(authorizer: &Authorizer, event: LambdaEvent<Box<RawValue>>) -> Result<RequestResponse, Diagnostic> {
-    // API Gateway answers 401 for an error whose message is exactly `Unauthorized`, 500 for any other.
-    authorizer
-        .request_event(event.payload.get())
+    // The shared crate reads the raw JSON, so no deserializer's message can quote a credential.
+    runtime
+        .serve(move |invocation: Invocation| async move {
+            authorizer.request_event(&invocation.event).await.map_err(Failure::from)
+        })
         .await
-        .map_err(|e| Diagnostic { error_type: e.error_type().into(), error_message: e.message() })
 }

@@ -1,22 +1,30 @@
-//! REST API TOKEN authorizer: parses the event, lets the shared crate decide, shapes the answer.
+//! REST API TOKEN authorizer: hands each event from the Lambda Runtime API to the shared crate, which decides
+//! and shapes the answer.
 
-use authorizer::{Authorizer, AuthorizerResponse, TokenEvent};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use authorizer::Authorizer;
+use authorizer::runtime::{self, Failure, Invocation, Runtime};
+use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     authorizer::log::init();
+    let runtime = match Runtime::from_env() {
+        Ok(runtime) => runtime,
+        Err(e) => return runtime::stopped(&e),
+    };
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
-    let authorizer = Authorizer::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
-    let authorizer: &'static Authorizer = Box::leak(Box::new(authorizer));
+    let authorizer: &'static Authorizer = match Authorizer::from_env() {
+        Ok(authorizer) => Box::leak(Box::new(authorizer)),
+        Err(e) => {
+            tracing::error!(event = "config_error", error = %e);
+            return runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await;
+        }
+    };
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed Instances): the caches are shared safely.
-    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<TokenEvent>| handle(authorizer, event))).await
-}
-
-async fn handle(authorizer: &Authorizer, event: LambdaEvent<TokenEvent>) -> Result<AuthorizerResponse, Diagnostic> {
-    // API Gateway answers 401 for an error whose message is exactly `Unauthorized`, 500 for any other.
-    authorizer
-        .token_event(&event.payload)
+    // The shared crate reads the raw JSON, so no deserializer's message can quote a credential.
+    runtime
+        .serve(move |invocation: Invocation| async move {
+            authorizer.token_event_json(&invocation.event).await.map_err(Failure::from)
+        })
         .await
-        .map_err(|e| Diagnostic { error_type: e.error_type().into(), error_message: e.message() })
 }
