@@ -4,29 +4,34 @@
 
 mod aws;
 
-use authorizer::invalidation::{Invalidator, InvalidatorSettings, Report};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
+use authorizer::invalidation::{Invalidator, InvalidatorSettings};
+use authorizer::runtime::{self, Failure, Invocation, Runtime};
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     authorizer::log::init();
-    let settings =
-        InvalidatorSettings::from_env().inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
-    let plane = aws::Aws::from_env(&settings).inspect_err(|e| tracing::error!(event = "config_error", error = %e))?;
-    let state: &'static (Invalidator, aws::Aws) = Box::leak(Box::new((Invalidator::new(settings), plane)));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| handle(state, event))).await
-}
-
-async fn handle(
-    (invalidator, plane): &(Invalidator, aws::Aws),
-    event: LambdaEvent<Box<RawValue>>,
-) -> Result<Report, Diagnostic> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    // An error makes Lambda retry an asynchronous event (EventBridge); every step is safe to repeat.
-    invalidator
-        .handle(event.payload.get(), plane, now)
+    let runtime = match Runtime::from_env() {
+        Ok(runtime) => runtime,
+        Err(e) => return runtime::stopped(&e),
+    };
+    let state = match InvalidatorSettings::from_env().and_then(|s| Ok((aws::Aws::from_env(&s)?, Invalidator::new(s)))) {
+        Ok(state) => &*Box::leak(Box::new(state)),
+        Err(e) => {
+            tracing::error!(event = "config_error", error = %e);
+            return runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await;
+        }
+    };
+    runtime
+        .serve(move |invocation: Invocation| async move {
+            let (plane, invalidator) = state;
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+            // A failure makes Lambda retry an asynchronous event (EventBridge); every step is safe to repeat.
+            invalidator
+                .handle(&invocation.event, plane, now)
+                .await
+                .map_err(|e| Failure::new(e.error_type(), e.to_string()))
+        })
         .await
-        .map_err(|e| Diagnostic { error_type: e.error_type().into(), error_message: e.to_string() })
 }
