@@ -419,6 +419,7 @@ impl LambdaWatch {
                     .map_err(|_| Error::Failed(format!("{} answered with something other than JSON", self.function)))?;
                 Ok(if function_error { Err(answer) } else { Ok(answer) })
             }
+            Answer::InitFailed(error) => Err(Error::Failed(format!("{} failed to start: {error}", self.function))),
             Answer::Exited(line) => Err(Error::Failed(format!("{} exited: {line}", self.function))),
         }
     }
