@@ -2,7 +2,7 @@
 clone, for the architecture this machine can build. Prints what it changed. Usage:
     sam_build_template.py OUT.json ARCH BIN [BIN ...]
 ARCH is the architecture to build (arm64 or x86_64); BIN are the binaries the workspace has. A function whose
-binary is not in the workspace yet is left out, and said so."""
+binary is not in the workspace is an error: the template would not deploy."""
 
 import json
 import sys
@@ -28,8 +28,7 @@ def main(out, arch, *binaries):
             continue
         binary = metadata["BuildProperties"]["Binary"]
         if binary not in binaries:
-            print(f"sam build: skipping {name}: the workspace has no binary {binary!r} yet", file=sys.stderr)
-            continue
+            sys.exit(f"sam build: {name}: the workspace has no binary {binary!r}")
         if resource["Properties"].get("CodeUri") != ".":
             sys.exit(f"sam build: {name}: CodeUri must be the workspace root (.)")
         functions[name] = {
