@@ -150,6 +150,23 @@ impl Runtime {
     }
 }
 
+/// A function's cold start: finds the runtime API, then builds the function's state once, kept for the life of
+/// the process. A state that cannot be built (a configuration error, naming its setting) is logged and posted
+/// to `init/error`, so Lambda answers 500 and never runs a half-configured function: `Err` is then the exit
+/// code for `main`.
+pub async fn start<S: 'static, E: Display>(
+    build: impl FnOnce() -> Result<S, E>,
+) -> Result<(Runtime, &'static S), ExitCode> {
+    let runtime = Runtime::from_env().map_err(|e| stopped(&e))?;
+    match build() {
+        Ok(state) => Ok((runtime, Box::leak(Box::new(state)))),
+        Err(e) => {
+            tracing::error!(event = "config_error", error = %e);
+            Err(runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await)
+        }
+    }
+}
+
 /// Logs why the runtime stopped and returns the exit code for `main`: Lambda starts a new process.
 pub fn stopped(error: &RuntimeError) -> ExitCode {
     tracing::error!(event = "runtime_error", error = %error);

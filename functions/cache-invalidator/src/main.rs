@@ -5,23 +5,17 @@
 mod aws;
 
 use authorizer::invalidation::{Invalidator, InvalidatorSettings};
-use authorizer::runtime::{self, Failure, Invocation, Runtime};
+use authorizer::runtime::{self, Failure, Invocation};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     authorizer::log::init();
-    let runtime = match Runtime::from_env() {
-        Ok(runtime) => runtime,
-        Err(e) => return runtime::stopped(&e),
-    };
-    let state = match InvalidatorSettings::from_env().and_then(|s| Ok((aws::Aws::from_env(&s)?, Invalidator::new(s)))) {
-        Ok(state) => &*Box::leak(Box::new(state)),
-        Err(e) => {
-            tracing::error!(event = "config_error", error = %e);
-            return runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await;
-        }
+    let settings = || InvalidatorSettings::from_env().and_then(|s| Ok((aws::Aws::from_env(&s)?, Invalidator::new(s))));
+    let (runtime, state) = match runtime::start(settings).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     runtime
         .serve(move |invocation: Invocation| async move {

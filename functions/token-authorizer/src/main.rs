@@ -2,23 +2,16 @@
 //! and shapes the answer.
 
 use authorizer::Authorizer;
-use authorizer::runtime::{self, Failure, Invocation, Runtime};
+use authorizer::runtime::{self, Failure, Invocation};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     authorizer::log::init();
-    let runtime = match Runtime::from_env() {
-        Ok(runtime) => runtime,
-        Err(e) => return runtime::stopped(&e),
-    };
     // A bad configuration stops the cold start, naming the setting; Lambda then answers 500, never Allow.
-    let authorizer: &'static Authorizer = match Authorizer::from_env() {
-        Ok(authorizer) => Box::leak(Box::new(authorizer)),
-        Err(e) => {
-            tracing::error!(event = "config_error", error = %e);
-            return runtime.init_failed(&Failure::new("ConfigError", e.to_string())).await;
-        }
+    let (runtime, authorizer) = match runtime::start(Authorizer::from_env).await {
+        Ok(started) => started,
+        Err(code) => return code,
     };
     // Sequential unless AWS_LAMBDA_MAX_CONCURRENCY > 1 (Lambda Managed Instances): the caches are shared safely.
     // The shared crate reads the raw JSON, so no deserializer's message can quote a credential.
