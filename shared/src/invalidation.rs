@@ -331,6 +331,12 @@ pub struct Report {
     pub flushed: Vec<String>,
 }
 
+impl Report {
+    fn ignored(cause: String, reason: &'static str) -> Self {
+        Report { cause, outcome: "ignored", reason: Some(reason), revoked: None, flushed: vec![] }
+    }
+}
+
 /// Handles one event after another with the same settings.
 pub struct Invalidator {
     settings: InvalidatorSettings,
@@ -370,7 +376,7 @@ impl Invalidator {
     async fn run(&self, raw: &str, plane: &impl ControlPlane, now: i64) -> Result<Report, InvalidationError> {
         let (cause, work) = match Trigger::parse(raw, &self.settings, now)? {
             Trigger::Ignored { cause, reason } => {
-                return Ok(Report { cause, outcome: "ignored", reason: Some(reason), revoked: None, flushed: vec![] });
+                return Ok(Report::ignored(cause, reason));
             }
             Trigger::Work { cause, work } => (cause, work),
         };
@@ -381,10 +387,7 @@ impl Invalidator {
                     User::Sub(sub) => sub,
                     User::Username(name) => match plane.user_sub(&name).await.map_err(failed("AdminGetUser"))? {
                         Some(sub) => sub,
-                        None => {
-                            let reason = Some("no_such_user");
-                            return Ok(Report { cause, outcome: "ignored", reason, revoked: None, flushed: vec![] });
-                        }
+                        None => return Ok(Report::ignored(cause, "no_such_user")),
                     },
                 };
                 Some(RevocationEntry::user(&self.settings.issuer, &sub, not_before, lifetime))

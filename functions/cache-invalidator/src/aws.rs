@@ -8,6 +8,7 @@ use authorizer::aws_env;
 use authorizer::invalidation::{ApiKind, ControlPlane, InvalidatorSettings, Stage};
 use authorizer::revocation::RevocationEntry;
 use aws_sdk_dynamodb::config::BehaviorVersion;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
@@ -63,7 +64,7 @@ impl ControlPlane for Aws {
                 sub.map(|sub| Some(sub.to_owned())).ok_or_else(|| "AdminGetUser: the user has no sub".to_owned())
             }
             Err(e) if e.as_service_error().is_some_and(|e| e.is_user_not_found_exception()) => Ok(None),
-            Err(e) => Err(reason("AdminGetUser", &e)),
+            Err(e) => Err(reason("AdminGetUser", e)),
         }
     }
 
@@ -77,7 +78,7 @@ impl ControlPlane for Aws {
                 .send()
                 .await
                 .map(drop)
-                .map_err(|e| reason("PutItem", &e));
+                .map_err(|e| reason("PutItem", e));
         };
         // A cut-off only ever moves forward: an older event arriving late must not shorten it.
         let result = self
@@ -94,7 +95,7 @@ impl ControlPlane for Aws {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(reason("UpdateItem", &e)),
+            Err(e) => Err(reason("UpdateItem", e)),
         }
     }
 
@@ -102,23 +103,17 @@ impl ControlPlane for Aws {
         match stage.kind {
             ApiKind::Rest => {
                 let call = self.rest.flush_stage_authorizers_cache().rest_api_id(&stage.api_id).stage_name(&stage.name);
-                call.send().await.map(drop).map_err(|e| reason("FlushStageAuthorizersCache", &e))
+                call.send().await.map(drop).map_err(|e| reason("FlushStageAuthorizersCache", e))
             }
             ApiKind::Http => {
                 let call = self.http.reset_authorizers_cache().api_id(&stage.api_id).stage_name(&stage.name);
-                call.send().await.map(drop).map_err(|e| reason("ResetAuthorizersCache", &e))
+                call.send().await.map(drop).map_err(|e| reason("ResetAuthorizersCache", e))
             }
         }
     }
 }
 
 /// The call and the SDK's error chain (AWS's error code and message, or the transport failure).
-fn reason(call: &str, error: &dyn Error) -> String {
-    let mut text = format!("{call}: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
+fn reason(call: &str, error: impl Error) -> String {
+    format!("{call}: {}", DisplayErrorContext(error))
 }
