@@ -200,3 +200,94 @@ def deployed(parameters=None, source=None):
     template = transformed(source if source is not None else load_source(), parameters)
     resolver = Resolver(template, parameters)
     return resolver.resources(), resolver.outputs(), template
+
+
+# The functions CloudFormation allows in a template's Rules section: these and Ref, nothing else (no Fn::Join,
+# Fn::If or Fn::Sub). cfn-lint does not enforce this, so the tests do.
+RULE_FUNCTIONS = frozenset({
+    "Fn::And", "Fn::Or", "Fn::Not", "Fn::Equals", "Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn",
+    "Fn::RefAll", "Fn::ValueOf", "Fn::ValueOfAll",
+})
+
+
+class RuleEvaluator:
+    """Evaluates the template's Rules for one set of parameter values, as CloudFormation does before it creates a
+    change set: a rule whose RuleCondition holds (or that has none) fails on each Assert that is false. Ref of a
+    CommaDelimitedList is its members, space-trimmed, one more than the commas (so "" is [""]). The functions that
+    read the account (Fn::RefAll, Fn::ValueOf, Fn::ValueOfAll) are not evaluated offline."""
+
+    def __init__(self, template, parameters=None):
+        self.template = template
+        self.parameters = {}
+        for name, spec in template.get("Parameters", {}).items():
+            value = (parameters or {}).get(name, spec.get("Default"))
+            if value is None:
+                raise KeyError(f"parameter {name} has no value")
+            value = str(value)
+            if spec.get("Type") == "CommaDelimitedList":
+                value = [member.strip() for member in value.split(",")]
+            self.parameters[name] = value
+        unknown = set(parameters or {}) - set(self.parameters)
+        if unknown:
+            raise KeyError(f"unknown parameters {sorted(unknown)}")
+
+    def value(self, node):
+        if isinstance(node, list):
+            return [self.value(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        (key, arg), = node.items()
+        if key == "Ref":
+            return self.parameters[arg]
+        if key not in RULE_FUNCTIONS:
+            raise ValueError(f"{key} is not allowed in Rules")
+        if key == "Fn::And" or key == "Fn::Or":
+            if not 2 <= len(arg) <= 10:
+                raise ValueError(f"{key} takes 2 to 10 conditions")
+            results = [self.boolean(item) for item in arg]
+            return all(results) if key == "Fn::And" else any(results)
+        if key == "Fn::Not":
+            (condition,) = arg
+            return not self.boolean(condition)
+        if key == "Fn::Equals":
+            left, right = (self.value(item) for item in arg)
+            return left == right
+        if key == "Fn::Contains":
+            strings, string = (self.value(item) for item in arg)
+            return string in self.strings(strings)
+        if key == "Fn::EachMemberEquals":
+            strings, string = (self.value(item) for item in arg)
+            return all(member == string for member in self.strings(strings))
+        if key == "Fn::EachMemberIn":
+            to_check, to_match = (self.strings(self.value(item)) for item in arg)
+            return all(member in to_match for member in to_check)
+        raise NotImplementedError(f"{key} reads the AWS account")
+
+    def boolean(self, node):
+        result = self.value(node)
+        if not isinstance(result, bool):
+            raise ValueError(f"{node} is not a condition")
+        return result
+
+    @staticmethod
+    def strings(value):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{value!r} is not a list of strings")
+        return value
+
+    def failures(self):
+        """{rule name: [AssertDescription of each failed assertion]} for the rules that refuse these values."""
+        out = {}
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.boolean(rule["RuleCondition"]):
+                continue
+            failed = [a.get("AssertDescription", "") for a in rule["Assertions"] if not self.boolean(a["Assert"])]
+            if failed:
+                out[name] = failed
+        return out
+
+
+def rule_failures(parameters=None, source=None):
+    """The Rules that would refuse these parameter values, evaluated on the template CloudFormation receives."""
+    template = transformed(source if source is not None else load_source(), parameters)
+    return RuleEvaluator(template, parameters).failures()

@@ -347,6 +347,69 @@ def test_the_authorizers_configuration(scenario):
 
 
 # ------------------------------------------------------------------------------------------------------------
+# Rules: parameter combinations CloudFormation refuses before the change set (no AWS account here, so the
+# rules are evaluated offline by cfn.RuleEvaluator).
+# ------------------------------------------------------------------------------------------------------------
+
+NEEDS_CLIENT_IDS = "ExistingPoolNeedsClientIds"
+NO_CLIENT_IDS = "CreatedPoolTakesNoClientIds"
+RULE_CASES = {
+    # (parameter values, the rules that refuse them)
+    "existing pool, no client ids": ({"UserPoolId": POOL}, {NEEDS_CLIENT_IDS}),
+    "existing pool, empty client ids": ({"UserPoolId": POOL, "ClientIds": ""}, {NEEDS_CLIENT_IDS}),
+    "existing pool, only commas": ({"UserPoolId": POOL, "ClientIds": ","}, {NEEDS_CLIENT_IDS}),
+    "existing pool, only blanks": ({"UserPoolId": POOL, "ClientIds": " , "}, {NEEDS_CLIENT_IDS}),
+    "existing pool, one client id": ({"UserPoolId": POOL, "ClientIds": "client-a"}, set()),
+    "existing pool, two client ids": ({"UserPoolId": POOL, "ClientIds": "client-a, client-b"}, set()),
+    "existing pool, a trailing comma": ({"UserPoolId": POOL, "ClientIds": "client-a,"}, set()),
+    # The structured configuration replaces the Cognito settings in the authorizers: no client ids needed.
+    "existing pool, structured config": ({"UserPoolId": POOL, "AuthzConfig": '{"issuers": []}'}, set()),
+    "created pool": ({}, set()),
+    "created pool, structured config": ({"AuthzConfig": '{"issuers": []}'}, set()),
+    "created pool, client ids": ({"ClientIds": "client-a"}, {NO_CLIENT_IDS}),
+    "created pool, client ids, structured config": (
+        {"ClientIds": "client-a", "AuthzConfig": '{"issuers": []}'},
+        {NO_CLIENT_IDS},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RULE_CASES)
+def test_rules_refuse_client_ids_that_do_not_match_the_pool_choice(case):
+    parameters, refused_by = RULE_CASES[case]
+    failures = cfn.rule_failures(parameters, source())
+    assert set(failures) == refused_by, failures
+    for descriptions in failures.values():
+        for description in descriptions:
+            assert "UserPoolId" in description and "ClientIds" in description, description
+
+
+@all_scenarios
+def test_rules_accept_every_scenario(scenario):
+    assert cfn.RuleEvaluator(template(scenario), SCENARIOS[scenario]).failures() == {}
+
+
+def test_rules_use_only_functions_cloudformation_allows_in_rules():
+    def functions(node):
+        if isinstance(node, list):
+            for item in node:
+                yield from functions(item)
+        elif isinstance(node, dict):
+            for key, item in node.items():
+                if key == "Ref" or key.startswith("Fn::"):
+                    yield key
+                yield from functions(item)
+
+    rules = template()["Rules"]
+    assert set(rules) == {NEEDS_CLIENT_IDS, NO_CLIENT_IDS}
+    for name, rule in rules.items():
+        assert rule["Assertions"], name
+        assert all(a.get("AssertDescription") for a in rule["Assertions"]), f"{name}: the deployer sees only this"
+        used = set(functions(rule))
+        assert used <= cfn.RULE_FUNCTIONS | {"Ref"}, f"{name}: {sorted(used - cfn.RULE_FUNCTIONS - {'Ref'})}"
+
+
+# ------------------------------------------------------------------------------------------------------------
 # The REST API's resource policy and gateway responses.
 # ------------------------------------------------------------------------------------------------------------
 
@@ -472,6 +535,7 @@ def test_the_example_samconfig_names_real_parameters_with_valid_values():
     parameters = source()["Parameters"]
     assert set(overrides) <= set(parameters), set(overrides) - set(parameters)
     resolver = cfn.Resolver(cfn.transformed(source(), overrides), overrides)
+    assert cfn.rule_failures(overrides, source()) == {}
     for name, value in overrides.items():
         spec = parameters[name]
         if "AllowedValues" in spec:
