@@ -3,7 +3,7 @@
 //! Only asymmetric algorithms exist here: `none` and the HMAC family (`HS*`) cannot be named, parsed or
 //! configured, so no setting or token can ever select them.
 
-use aws_lc_rs::signature::{self, VerificationAlgorithm};
+use ring::signature::{self, VerificationAlgorithm};
 use serde::Deserialize;
 
 /// An asymmetric JWS algorithm (RFC 7518 names).
@@ -71,7 +71,7 @@ impl Algorithm {
         }
     }
 
-    /// The aws-lc-rs verifier. RSA moduli are bounded to 2048..=8192 bits by the algorithm itself; ECDSA
+    /// The ring verifier. RSA moduli are bounded to 2048..=8192 bits by the algorithm itself; ECDSA
     /// signatures use the JWS fixed-width `r || s` form, never ASN.1.
     pub(crate) fn verification(self) -> &'static dyn VerificationAlgorithm {
         match self {

@@ -39,6 +39,9 @@ impl LazyClient {
     pub(crate) fn get(&self) -> Result<&reqwest::Client, String> {
         self.client
             .get_or_init(|| {
+                // reqwest's TLS takes the process's rustls provider: ring, the crate's one crypto backend
+                // (BENCHMARKS.md, "Binary size"). A provider installed earlier is kept, hence the ignored error.
+                let _ = rustls::crypto::ring::default_provider().install_default();
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .timeout(self.timeout)

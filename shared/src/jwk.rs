@@ -1,29 +1,35 @@
 //! Parses a JSON Web Key Set into verification keys, once, so that no request pays for key parsing.
 //!
-//! Keys that cannot serve signature verification (`use: enc`, unknown `kty` or curve, RSA under 2048 bits,
-//! malformed members) are skipped with a reason; they never make the whole set fail. Only public key
-//! material is read: private members are ignored, and no key is ever fetched from a URL named in a key.
+//! Keys that cannot serve signature verification (`use: enc`, unknown `kty` or curve, RSA under 2048 bits or
+//! with an exponent ring refuses, malformed members) are skipped with a reason; they never make the whole set
+//! fail. Only public key material is read: private members are ignored, and no key is ever fetched from a URL
+//! named in a key. An EC point off its curve cannot be told apart here (ring has no key-only check): such a key
+//! is kept and verifies nothing, so its tokens fail as `bad_signature`.
 
 use crate::alg::{Algorithm, KeyKind};
-use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::UnparsedPublicKey;
 use serde::Deserialize;
 
 /// More keys than any real issuer publishes; a larger set is truncated, not trusted in full.
 pub const MAX_KEYS: usize = 100;
 const MIN_RSA_BITS: usize = 2048;
 const MAX_RSA_BITS: usize = 8192;
+/// ring's largest RSA public exponent, 2^33 - 1 (real keys use 65537).
+const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
 
-/// One public key, parsed for each algorithm it may verify.
+/// One public key, decoded once, and the algorithms it may verify.
 pub struct VerifyingKey {
     kid: String,
-    parsed: Vec<(Algorithm, ParsedPublicKey)>,
+    algorithms: Vec<Algorithm>,
+    /// In the encoding ring verifies with (see `public_key_material`).
+    material: Vec<u8>,
 }
 
 impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let algs: Vec<_> = self.parsed.iter().map(|(alg, _)| alg.name()).collect();
+        let algs: Vec<_> = self.algorithms.iter().map(|alg| alg.name()).collect();
         f.debug_struct("VerifyingKey").field("kid", &self.kid).field("algorithms", &algs).finish()
     }
 }
@@ -35,11 +41,12 @@ impl VerifyingKey {
 
     /// Verifies `signature` over `message` if this key may be used with `alg`; `false` otherwise.
     pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-        self.parsed.iter().find(|(a, _)| *a == alg).is_some_and(|(_, key)| key.verify_sig(message, signature).is_ok())
+        self.supports(alg)
+            && UnparsedPublicKey::new(alg.verification(), &self.material).verify(message, signature).is_ok()
     }
 
     pub fn supports(&self, alg: Algorithm) -> bool {
-        self.parsed.iter().any(|(a, _)| *a == alg)
+        self.algorithms.contains(&alg)
     }
 }
 
@@ -124,21 +131,17 @@ fn parse_key(raw: serde_json::Value, allowed: &[Algorithm]) -> Result<VerifyingK
         Some(name) => Some(Algorithm::from_name(name).ok_or("unsupported_alg")?),
         None => None,
     };
-    let parsed: Vec<_> = allowed
-        .iter()
-        .copied()
-        .filter(|alg| alg.key_kind() == kind && declared.is_none_or(|d| d == *alg))
-        .map(|alg| ParsedPublicKey::new(alg.verification(), &material).map(|key| (alg, key)))
-        .collect::<Result<_, _>>()
-        .map_err(|_| "rejected_by_crypto")?;
-    if parsed.is_empty() {
+    let algorithms: Vec<_> =
+        allowed.iter().copied().filter(|alg| alg.key_kind() == kind && declared.is_none_or(|d| d == *alg)).collect();
+    if algorithms.is_empty() {
         return Err("no_allowed_alg");
     }
-    Ok(VerifyingKey { kid, parsed })
+    Ok(VerifyingKey { kid, algorithms, material })
 }
 
-/// Returns the key family and its public key in the encoding aws-lc-rs expects: PKCS#1 `RSAPublicKey` DER,
-/// an uncompressed SEC1 point, or the raw Ed25519 key.
+/// Returns the key family and its public key in the encoding ring verifies with: PKCS#1 `RSAPublicKey` DER,
+/// an uncompressed SEC1 point, or the raw Ed25519 key. RSA keys are held to ring's bounds here, so that a key
+/// ring would refuse at every verification is skipped with a reason instead.
 fn public_key_material(jwk: &Jwk) -> Result<(KeyKind, Vec<u8>), &'static str> {
     let field = |value: &Option<String>| -> Result<Vec<u8>, &'static str> {
         URL_SAFE_NO_PAD.decode(value.as_deref().ok_or("missing_member")?).map_err(|_| "bad_base64")
@@ -151,8 +154,12 @@ fn public_key_material(jwk: &Jwk) -> Result<(KeyKind, Vec<u8>), &'static str> {
             if bits < MIN_RSA_BITS {
                 return Err("rsa_too_small");
             }
-            if bits > MAX_RSA_BITS || e.is_empty() || e.len() > 8 {
+            if bits > MAX_RSA_BITS || n.last().is_some_and(|low| low & 1 == 0) {
                 return Err("rsa_out_of_range");
+            }
+            let exponent = (e.len() <= 8).then(|| e.iter().fold(0u64, |acc, byte| acc << 8 | u64::from(*byte)));
+            if !exponent.is_some_and(|e| (3..=MAX_RSA_EXPONENT).contains(&e) && e & 1 == 1) {
+                return Err("rsa_bad_exponent");
             }
             Ok((KeyKind::Rsa, rsa_public_key_der(&n, &e)))
         }
@@ -276,11 +283,23 @@ pub(crate) mod tests {
         wrong_alg["alg"] = json!("HS256");
         let mut no_verify = rsa_jwk(&rsa, "ops");
         no_verify["key_ops"] = json!(["encrypt"]);
+        let mut even_modulus = rsa_jwk(&rsa, "even");
+        even_modulus["n"] = json!(b64(&[0xfe; 256]));
+        let mut even_exponent = rsa_jwk(&rsa, "e-even");
+        even_exponent["e"] = json!(b64(&[1, 0, 0]));
+        let mut exponent_one = rsa_jwk(&rsa, "e-one");
+        exponent_one["e"] = json!(b64(&[1]));
+        let mut huge_exponent = rsa_jwk(&rsa, "e-huge");
+        huge_exponent["e"] = json!(b64(&[2, 0, 0, 0, 1]));
         let json = set(vec![
             enc,
             small,
             wrong_alg,
             no_verify,
+            even_modulus,
+            even_exponent,
+            exponent_one,
+            huge_exponent,
             json!({"kty": "oct", "kid": "sym", "k": "c2VjcmV0"}),
             json!({"kty": "EC", "kid": "k1", "crv": "secp256k1", "x": "AA", "y": "AA"}),
             json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}),
@@ -298,6 +317,10 @@ pub(crate) mod tests {
                 "rsa_too_small",
                 "unsupported_alg",
                 "not_for_verification",
+                "rsa_out_of_range",
+                "rsa_bad_exponent",
+                "rsa_bad_exponent",
+                "rsa_bad_exponent",
                 "unsupported_kty",
                 "unsupported_curve",
                 "missing_kid",

@@ -4,7 +4,7 @@
 //! by its outcome, reason code, principal, issuer, kid and a short one-way fingerprint of the token.
 
 use crate::outcome::Status;
-use aws_lc_rs::digest;
+use ring::digest;
 use std::sync::Arc;
 use tracing::level_filters::LevelFilter;
 

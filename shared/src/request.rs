@@ -206,7 +206,7 @@ fn pem_sha256(pem: &str) -> Option<String> {
     use base64::Engine as _;
     let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
-    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+    let hash = ring::digest::digest(&ring::digest::SHA256, &der);
     Some(crate::log::hex(hash.as_ref()))
 }
 
