@@ -172,7 +172,7 @@ mod tests {
     #[tokio::test]
     async fn serves_swaps_fails_hangs_and_counts() {
         let server = JwksServer::start(&json!({"keys": []})).unwrap();
-        let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(500)).build().unwrap();
+        let client = crate::loopback_client_builder().timeout(Duration::from_millis(500)).build().unwrap();
         let url = server.url();
 
         assert_eq!(get(&client, &url).await.unwrap(), (200, r#"{"keys":[]}"#.to_owned()));

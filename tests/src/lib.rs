@@ -56,6 +56,13 @@ fn failed(operation: &'static str, error: impl std::error::Error) -> Error {
 }
 
 /// An HTTP client for loopback servers: system proxies would otherwise capture 127.0.0.1 traffic.
-fn loopback_client() -> Result<reqwest::Client> {
-    reqwest::Client::builder().no_proxy().build().map_err(|source| Error::http("building the HTTP client", source))
+pub fn loopback_client() -> Result<reqwest::Client> {
+    loopback_client_builder().build().map_err(|source| Error::http("building the HTTP client", source))
+}
+
+/// The builder behind `loopback_client`. The workspace's reqwest brings no rustls provider of its own (the
+/// authorizers choose ring), so it is installed here, as the shared crate does before its first client.
+pub fn loopback_client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy()
 }

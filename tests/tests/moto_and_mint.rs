@@ -41,7 +41,10 @@ async fn moto_cognito_and_mint_agree() {
     let id = mint::claims_of(&tokens.id_token).unwrap();
     assert_eq!((id["token_use"].as_str(), id["aud"].as_str()), (Some("id"), Some(client.as_str())));
 
-    let served: Value = reqwest::get(cognito::jwks_url(moto.url(), &pool))
+    let served: Value = harness::loopback_client()
+        .unwrap()
+        .get(cognito::jwks_url(moto.url(), &pool))
+        .send()
         .await
         .unwrap()
         .error_for_status()
