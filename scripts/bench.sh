@@ -15,7 +15,7 @@ echo "== build" >&2
 cargo build --release --locked -p token-authorizer -p request-authorizer
 arm64=aarch64-unknown-linux-gnu
 if rustup target list --installed 2>/dev/null | grep -qx "$arm64"; then
-    # Needs a cross linker and C compiler (aws-lc); without them arm64 sizes are reported as not built.
+    # Needs a cross linker and C compiler (ring); without them arm64 sizes are reported as not built.
     cargo build --release --locked --target "$arm64" -p token-authorizer -p request-authorizer ||
         echo "arm64 build failed: arm64 sizes are not reported" >&2
 fi
