@@ -1,4 +1,5 @@
-//! Parses a JSON Web Key Set into verification keys, once, so that no request pays for key parsing.
+//! Parses a JSON Web Key Set into verification keys, once, so that no request pays for JSON, base64 or DER
+//! assembly (ring itself reads the key again on each check: it has no parsed-key form).
 //!
 //! Keys that cannot serve signature verification (`use: enc`, unknown `kty` or curve, RSA under 2048 bits or
 //! with an exponent ring refuses, malformed members) are skipped with a reason; they never make the whole set

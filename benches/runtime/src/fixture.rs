@@ -44,7 +44,6 @@ impl Signer {
         .to_string()
     }
 
-    /// An RS256 access token shaped and sized like Cognito's, valid for an hour.
     /// One bare RS256 check of `token`'s signature, median time: with ring, the crypto backend the functions
     /// use (the floor a warm invocation can approach), and with aws-lc-rs and an already-parsed key, for
     /// reference.
@@ -64,6 +63,7 @@ impl Signer {
         })
     }
 
+    /// An RS256 access token shaped and sized like Cognito's, valid for an hour.
     pub fn access_token(&self) -> Result<String, String> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
         let header = json!({"kid": KID, "alg": "RS256"});
