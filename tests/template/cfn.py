@@ -67,25 +67,32 @@ def getatt_value(logical_id, attribute):
     return f"<{logical_id}.{attribute}>"
 
 
+def parameter_values(template, parameters=None):
+    """Each template parameter's value as CloudFormation passes it on: the given value, else the default; a
+    Number as its string; a CommaDelimitedList as its space-trimmed members, one more than the commas (so "" is
+    [""]). A parameter without a value, or a given name the template does not declare, is an error."""
+    values = {}
+    for name, spec in template.get("Parameters", {}).items():
+        value = (parameters or {}).get(name, spec.get("Default"))
+        if value is None:
+            raise KeyError(f"parameter {name} has no value")
+        value = str(value)
+        if spec.get("Type") == "CommaDelimitedList":
+            value = [member.strip() for member in value.split(",")]
+        values[name] = value
+    unknown = set(parameters or {}) - set(values)
+    if unknown:
+        raise KeyError(f"unknown parameters {sorted(unknown)}")
+    return values
+
+
 class Resolver:
     """Evaluates Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If and the condition functions.
     Resources resolve to placeholders: Ref X -> "<X>", GetAtt X.Arn -> "<X.Arn>"."""
 
     def __init__(self, template, parameters=None):
         self.template = template
-        self.parameters = {}
-        for name, spec in template.get("Parameters", {}).items():
-            value = (parameters or {}).get(name, spec.get("Default"))
-            if value is None:
-                raise KeyError(f"parameter {name} has no value")
-            if spec.get("Type") == "CommaDelimitedList" and isinstance(value, str):
-                value = value.split(",")
-            if spec.get("Type") == "Number":
-                value = str(value)
-            self.parameters[name] = value
-        unknown = set(parameters or {}) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}")
+        self.parameters = parameter_values(template, parameters)
         self._conditions = {}
 
     def condition(self, name):
@@ -218,18 +225,7 @@ class RuleEvaluator:
 
     def __init__(self, template, parameters=None):
         self.template = template
-        self.parameters = {}
-        for name, spec in template.get("Parameters", {}).items():
-            value = (parameters or {}).get(name, spec.get("Default"))
-            if value is None:
-                raise KeyError(f"parameter {name} has no value")
-            value = str(value)
-            if spec.get("Type") == "CommaDelimitedList":
-                value = [member.strip() for member in value.split(",")]
-            self.parameters[name] = value
-        unknown = set(parameters or {}) - set(self.parameters)
-        if unknown:
-            raise KeyError(f"unknown parameters {sorted(unknown)}")
+        self.parameters = parameter_values(template, parameters)
 
     def value(self, node):
         if isinstance(node, list):
