@@ -23,6 +23,13 @@ pub enum FetchError {
     Transport(String),
 }
 
+/// Makes ring the process's rustls provider, which reqwest's TLS takes: the workspace's reqwest brings none, so
+/// every reqwest client must be built after this (ring is the crate's one crypto backend; BENCHMARKS.md, "Binary
+/// size"). A provider installed earlier is kept, hence the ignored error.
+pub fn use_ring_for_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client that never follows redirects, built on first use, so that a cold start that fetches
 /// nothing never pays for TLS set-up.
 pub(crate) struct LazyClient {
@@ -39,9 +46,7 @@ impl LazyClient {
     pub(crate) fn get(&self) -> Result<&reqwest::Client, String> {
         self.client
             .get_or_init(|| {
-                // reqwest's TLS takes the process's rustls provider: ring, the crate's one crypto backend
-                // (BENCHMARKS.md, "Binary size"). A provider installed earlier is kept, hence the ignored error.
-                let _ = rustls::crypto::ring::default_provider().install_default();
+                use_ring_for_tls();
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .timeout(self.timeout)

@@ -60,9 +60,8 @@ pub fn loopback_client() -> Result<reqwest::Client> {
     loopback_client_builder().build().map_err(|source| Error::http("building the HTTP client", source))
 }
 
-/// The builder behind `loopback_client`. The workspace's reqwest brings no rustls provider of its own (the
-/// authorizers choose ring), so it is installed here, as the shared crate does before its first client.
+/// The builder behind `loopback_client`, after the TLS provider the workspace's reqwest needs.
 pub fn loopback_client_builder() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    authorizer::fetch::use_ring_for_tls();
     reqwest::Client::builder().no_proxy()
 }
