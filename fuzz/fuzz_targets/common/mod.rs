@@ -11,6 +11,8 @@
 
 #![allow(dead_code)]
 
+use authorizer::jws::UnverifiedJws;
+use authorizer::outcome::Fault;
 use authorizer::policy::{Action, Evaluation};
 use authorizer::{AuthError, Authorizer, AuthorizerResponse, Config, RequestResponse, TokenEvent};
 use aws_lc_rs::rand::SystemRandom;
@@ -125,7 +127,10 @@ fn prove_the_oracle(harness: &Harness, rsa: &RsaKeyPair) {
         method_arn: METHOD_ARN.into(),
     };
     let allowed = harness.block_on(harness.authorizer.token_event(&token(&good)));
-    assert!(allowed.as_ref().is_ok_and(|r| allows(r, METHOD_ARN)), "oracle: a signed token must be allowed: {allowed:?}");
+    assert!(
+        allowed.as_ref().is_ok_and(|r| allows(r, METHOD_ARN)),
+        "oracle: a signed token must be allowed: {allowed:?}"
+    );
     let refused = harness.block_on(harness.authorizer.token_event(&token(&bad)));
     assert!(refused.is_err(), "oracle: a bad signature must be refused: {refused:?}");
 
@@ -136,7 +141,12 @@ fn prove_the_oracle(harness: &Harness, rsa: &RsaKeyPair) {
         event["multiValueHeaders"]["Authorization"] = json!([format!("Bearer {t}")]);
         let result = harness.block_on(harness.authorizer.request_event(&event.to_string()));
         let is_allowed = request_allows(&result, METHOD_ARN);
-        assert_eq!(is_allowed, t == &good, "oracle: REQUEST event with a {} token: {result:?}", if t == &good { "good" } else { "bad" });
+        assert_eq!(
+            is_allowed,
+            t == &good,
+            "oracle: REQUEST event with a {} token: {result:?}",
+            if t == &good { "good" } else { "bad" }
+        );
     }
 }
 
@@ -183,4 +193,19 @@ pub fn jws_shaped(token: &str) -> bool {
 pub fn take_logs() -> String {
     let bytes = LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()));
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The error of an event whose ARN is valid and whose token was found: exactly the JWS parser's rejection when
+/// parsing fails; otherwise a rejection, or `keys_unavailable` only for a kid the pre-baked set does not hold.
+pub fn check_error_for_token(token: &str, error: &AuthError) {
+    match UnverifiedJws::parse(token) {
+        Err(rejection) => assert_eq!(*error, AuthError::Rejected(rejection), "the JWS parser's rejection"),
+        Ok(jws) => match error {
+            AuthError::Rejected(_) => {}
+            AuthError::Failed(Fault::KeysUnavailable) => {
+                assert_ne!(jws.kid, KID, "keys_unavailable for the pre-baked kid")
+            }
+            AuthError::Failed(fault) => panic!("unexpected fault {fault:?} for a valid ARN and a found token"),
+        },
+    }
 }
